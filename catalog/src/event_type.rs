@@ -234,7 +234,8 @@ mod tests {
     #[test]
     fn bad_names_get_a_precise_error() {
         let long = format!("a.{}", "b".repeat(MAX_TYPE_LEN));
-        let cases: &[(&str, fn(&EventTypeError) -> bool)] = &[
+        type Check = fn(&EventTypeError) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("", |e| matches!(e, EventTypeError::Length(0))),
             ("ab", |e| matches!(e, EventTypeError::Length(2))),
             (&long, |e| matches!(e, EventTypeError::Length(_))),

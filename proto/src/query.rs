@@ -1,0 +1,245 @@
+//! The query endpoint's request/reply protocol (a ZeroMQ ROUTER on the
+//! broker; clients use REQ or DEALER).
+//!
+//! A request is one frame, a MessagePack map with an `op` field; the reply is
+//! one frame, a MessagePack map with `ok`. Both are described in
+//! `docs/PROTOCOL.md`.
+
+use std::collections::BTreeMap;
+
+use catalog::EventType;
+use serde::{Deserialize, Serialize};
+
+use crate::event::Event;
+use crate::frame::{DecodeError, EventIn, decode_plain, encode_plain};
+
+/// Largest request the broker reads.
+pub const MAX_REQUEST: usize = 64 * 1024;
+
+/// Largest reply a client reads (a full snapshot of many resources).
+pub const MAX_REPLY: usize = 16 * 1024 * 1024;
+
+/// What a client asks the query endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Request {
+    /// The latest event per (type, resource address) for the selected types.
+    State {
+        /// Exact event types (any name [`EventType::new`] accepts).
+        #[serde(default)]
+        types: Vec<String>,
+        /// Also every type that starts with this string.
+        #[serde(default)]
+        prefix: String,
+    },
+    /// Publish a [`crate::frame::SyncMarker`] with this token on PUB, then
+    /// reply. A client that receives the marker knows its subscription is in
+    /// effect.
+    Sync {
+        /// Chosen by the client; echoed in the marker.
+        token: String,
+    },
+    /// The broker's counters (accepted, rejected, dropped…).
+    Stats,
+}
+
+/// Which types a [`Request::State`] selects, with the type names resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    types: Vec<EventType>,
+    prefix: String,
+}
+
+impl Selector {
+    /// Resolve the names of a state request. Both empty selects everything.
+    pub fn new(types: &[String], prefix: &str) -> Result<Selector, catalog::EventTypeError> {
+        let types = types
+            .iter()
+            .map(|t| EventType::new(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Selector {
+            types,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// Does the selection include `t`? Types match exactly, never by being a
+    /// prefix of another type; only `prefix` matches by prefix.
+    pub fn matches(&self, t: &EventType) -> bool {
+        (self.types.is_empty() && self.prefix.is_empty())
+            || self.types.contains(t)
+            || (!self.prefix.is_empty() && t.as_str().starts_with(&self.prefix))
+    }
+}
+
+/// The query endpoint's answer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Reply {
+    /// Why the request failed; `None` when it succeeded.
+    pub error: Option<String>,
+    /// The broker run.
+    pub epoch: u64,
+    /// The latest sequence number the answer is current as of.
+    pub seq: u64,
+    /// For `state`: the latest event per (type, resource address), by seq.
+    pub events: Vec<Event>,
+    /// For `stats`: named counters.
+    pub counters: BTreeMap<String, u64>,
+}
+
+#[derive(Serialize)]
+struct ReplyOut<'a> {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    epoch: u64,
+    seq: u64,
+    events: Vec<crate::frame::EventOut<'a>>,
+    counters: &'a BTreeMap<String, u64>,
+}
+
+#[derive(Deserialize)]
+struct ReplyIn {
+    ok: bool,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    epoch: u64,
+    #[serde(default)]
+    seq: u64,
+    #[serde(default)]
+    events: Vec<EventIn>,
+    #[serde(default)]
+    counters: BTreeMap<String, u64>,
+}
+
+/// Encode a request.
+pub fn encode_request(request: &Request) -> Vec<u8> {
+    encode_plain(request)
+}
+
+/// Decode a request, refusing one over [`MAX_REQUEST`].
+pub fn decode_request(body: &[u8]) -> Result<Request, DecodeError> {
+    if body.len() > MAX_REQUEST {
+        return Err(DecodeError::TooLarge {
+            len: body.len(),
+            max: MAX_REQUEST,
+        });
+    }
+    decode_plain(body)
+}
+
+/// Encode a reply.
+pub fn encode_reply(reply: &Reply) -> Vec<u8> {
+    encode_plain(&ReplyOut {
+        ok: reply.error.is_none(),
+        error: reply.error.as_deref(),
+        epoch: reply.epoch,
+        seq: reply.seq,
+        events: reply.events.iter().map(Into::into).collect(),
+        counters: &reply.counters,
+    })
+}
+
+/// Decode a reply, validating every event in it.
+pub fn decode_reply(body: &[u8]) -> Result<Reply, DecodeError> {
+    if body.len() > MAX_REPLY {
+        return Err(DecodeError::TooLarge {
+            len: body.len(),
+            max: MAX_REPLY,
+        });
+    }
+    let wire: ReplyIn = decode_plain(body)?;
+    let error = match (wire.ok, wire.error) {
+        (true, _) => None,
+        (false, e) => Some(e.unwrap_or_else(|| "the broker gave no reason".to_owned())),
+    };
+    Ok(Reply {
+        error,
+        epoch: wire.epoch,
+        seq: wire.seq,
+        events: wire
+            .events
+            .into_iter()
+            .map(EventIn::into_event)
+            .collect::<Result<_, _>>()?,
+        counters: wire.counters,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Content;
+
+    #[test]
+    fn requests_round_trip_as_maps_with_op() {
+        for r in [
+            Request::State {
+                types: vec!["OS_CLOCK_SYNC".into()],
+                prefix: String::new(),
+            },
+            Request::Sync {
+                token: "abc".into(),
+            },
+            Request::Stats,
+        ] {
+            let bytes = encode_request(&r);
+            assert!(matches!(bytes[0], 0x80..=0x8f), "a map");
+            assert_eq!(decode_request(&bytes), Ok(r));
+        }
+    }
+
+    #[test]
+    fn a_state_request_may_omit_its_fields() {
+        // {"op": "state"}
+        let bytes = b"\x81\xa2op\xa5state";
+        assert_eq!(
+            decode_request(bytes),
+            Ok(Request::State {
+                types: vec![],
+                prefix: String::new()
+            })
+        );
+        assert!(decode_request(b"\x81\xa2op\xa4nope").is_err());
+        assert!(decode_request(b"\xc0").is_err());
+    }
+
+    #[test]
+    fn replies_round_trip_with_events() {
+        let mut e = Event::synthetic(
+            catalog::PTP_LOCK_STATE.into(),
+            Content::parse("LOCKED", None).unwrap(),
+        );
+        e.meta.seq = 5;
+        e.meta.epoch = 9;
+        let reply = Reply {
+            epoch: 9,
+            seq: 5,
+            events: vec![e],
+            ..Reply::default()
+        };
+        assert_eq!(decode_reply(&encode_reply(&reply)), Ok(reply));
+        let err = Reply {
+            error: Some("bad".into()),
+            ..Reply::default()
+        };
+        assert_eq!(decode_reply(&encode_reply(&err)), Ok(err));
+    }
+
+    #[test]
+    fn selector_matches_exactly_or_by_explicit_prefix() {
+        let all = Selector::new(&[], "").unwrap();
+        let one = Selector::new(&["SYNCE_LOCK_STATE".into()], "").unwrap();
+        let prefix = Selector::new(&[], "event.sync.synce-status.").unwrap();
+        let synce: EventType = catalog::SYNCE_LOCK_STATE.into();
+        let extended: EventType = catalog::SYNCE_LOCK_STATE_EXTENDED.into();
+        let ptp: EventType = catalog::PTP_LOCK_STATE.into();
+        assert!(all.matches(&ptp));
+        assert!(one.matches(&synce));
+        assert!(!one.matches(&extended));
+        assert!(prefix.matches(&synce) && prefix.matches(&extended) && !prefix.matches(&ptp));
+        assert!(Selector::new(&["Bad Name".into()], "").is_err());
+    }
+}
