@@ -4,9 +4,9 @@
 //! Layout:
 //! - this file: [`KubeSettings`], [`KubeError`], [`connect`] and
 //!   [`find_daemon_pod`] (which pod serves this node);
-//! - [`net`]: [`outbound_ip`] and [`api_server_addr`], to pick the callback
+//! - `net`: [`outbound_ip`] and [`api_server_addr`], to pick the callback
 //!   address the daemon (host network) can reach, and [`service_url`];
-//! - [`port_forward`]: [`PortForward`], a local TCP port tunnelled to the pod
+//! - `port_forward`: [`PortForward`], a local TCP port tunnelled to the pod
 //!   through `pods/portforward`, re-aimed when the pod is replaced.
 //!
 //! ```no_run

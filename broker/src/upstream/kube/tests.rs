@@ -260,3 +260,44 @@ fn settings_default_and_reject_unknown_fields() {
     let typo = serde_json::from_str::<KubeSettings>(r#"{"namspace":"x"}"#);
     assert!(typo.is_err());
 }
+
+#[tokio::test]
+async fn connect_reads_the_kubeconfig_named_in_the_settings() {
+    let backend: SocketAddr = (Ipv4Addr::LOCALHOST, 9).into();
+    let fake = FakeApiServer::start(vec![FakePod::daemon("daemon-n1", "n1", backend)]).await;
+    let dir = std::env::temp_dir().join(format!("ptp-broker-kube-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(format!("kubeconfig-{}", fake.addr.port()));
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\n\
+         clusters: [{{name: fake, cluster: {{server: \"http://{}\"}}}}]\n\
+         users: [{{name: nobody, user: {{}}}}]\n\
+         contexts: [{{name: fake, context: {{cluster: fake, user: nobody}}}}]\n\
+         current-context: fake\n",
+        fake.addr
+    );
+    std::fs::write(&path, kubeconfig).expect("write kubeconfig");
+    let settings = KubeSettings {
+        kubeconfig: Some(path.clone()),
+        ..settings_for("n1")
+    };
+
+    let config = load_config(&settings).await.expect("kubeconfig loads");
+    assert_eq!(
+        api_server_addr(&config.cluster_url).await.expect("addr"),
+        fake.addr
+    );
+    let client = connect(&settings).await.expect("client from kubeconfig");
+    assert_eq!(
+        find_daemon_pod(&client, &settings).await.expect("pod"),
+        "daemon-n1"
+    );
+    std::fs::remove_file(&path).expect("remove kubeconfig");
+
+    let missing = load_config(&settings).await.expect_err("the file is gone");
+    assert!(
+        matches!(missing, KubeError::Kubeconfig { .. }),
+        "{missing:?}"
+    );
+    assert!(missing.to_string().contains(&path.display().to_string()));
+}
