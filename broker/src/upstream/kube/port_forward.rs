@@ -75,6 +75,15 @@ impl PortForward {
     }
 }
 
+impl std::fmt::Debug for PortForward {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortForward")
+            .field("local_addr", &self.local_addr)
+            .field("pod", &self.target.pod())
+            .finish_non_exhaustive()
+    }
+}
+
 /// What every connection needs to open its forward.
 struct Target {
     /// Used to look the pod up again.
