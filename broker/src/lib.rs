@@ -5,7 +5,8 @@
 //! holds the state every source writes to (stamping, latest state, the PUB
 //! queue); [`pull`] is the ZeroMQ PULL source; [`publish`] the PUB sink with
 //! heartbeats; [`query`] the current-state endpoint; [`stats`] the counters;
-//! [`server`] binds everything and runs it until shutdown.
+//! [`server`] binds everything and runs it until shutdown; [`upstream`]
+//! follows a real PTP source (Kubernetes discovery and port-forward).
 #![deny(missing_docs)]
 
 pub mod config;
@@ -15,6 +16,7 @@ pub mod query;
 pub mod server;
 pub mod shared;
 pub mod stats;
+pub mod upstream;
 
 pub use config::Config;
 pub use server::{Ready, Server, StartError, run};
