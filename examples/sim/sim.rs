@@ -97,6 +97,29 @@ pub enum SubscribeError {
     InitialNotification(Outcome),
 }
 
+/// Removes a not-yet-active subscription when dropped (see `Sim::subscribe`).
+struct PendingGuard<'a> {
+    sim: &'a Sim,
+    id: &'a str,
+    armed: bool,
+}
+
+impl PendingGuard<'_> {
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut state = self.sim.state();
+        state.subscriptions.retain(|s| s.active || s.id != self.id);
+    }
+}
+
 impl Sim {
     /// Build the handle; `bound` is the address actually listened on.
     pub fn new(
@@ -241,6 +264,13 @@ impl Sim {
                 active: false,
             });
         }
+        // If the client hangs up, this future is dropped mid-way; the guard
+        // then removes the pending entry so it cannot cause 409s forever.
+        let mut guard = PendingGuard {
+            sim: self,
+            id: &id,
+            armed: true,
+        };
         let mut failure = None;
         for outcome in pending {
             let outcome = outcome.await.unwrap_or(Outcome::Skipped);
@@ -248,6 +278,8 @@ impl Sim {
                 failure = Some(outcome);
             }
         }
+        // From here on no `.await`: the code below activates or removes it.
+        guard.disarm();
         let mut state = self.state();
         let index = state.subscriptions.iter().position(|s| s.id == id);
         match (failure, index) {

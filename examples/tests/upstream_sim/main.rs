@@ -495,3 +495,46 @@ async fn health_and_publishers() {
         404
     );
 }
+
+#[tokio::test]
+async fn autoplay_plays_steps_without_control_calls() {
+    let mut config = upstream_sim::Config::new(Flavor::StarlingX);
+    config.listen = "127.0.0.1:0".parse().expect("literal address");
+    config.interval = Some(std::time::Duration::from_millis(20));
+    let bound = upstream_sim::bind(config).await.expect("bind");
+    let api = bound.base_url();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(bound.serve(async move {
+        let _ = stopped.await;
+    }));
+    let mut rx = start_receiver(204).await;
+    let body = serde_json::json!({"ResourceAddress": "/./node1/sync/ptp-status/lock-state", "EndpointUri": rx.url});
+    let response = reqwest::Client::new()
+        .post(format!("{api}/subscriptions"))
+        .json(&body)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status().as_u16(), 201);
+    rx.next().await; // initial
+    let mut states = Vec::new();
+    while states.len() < 3 {
+        let event = rx.next().await.body;
+        states.push(
+            event["data"]["values"][0]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    // Autoplay may have stepped before the subscription existed; the cycle order holds.
+    let cycle = ["HOLDOVER", "FREERUN", "LOCKED"];
+    let start = cycle
+        .iter()
+        .position(|s| *s == states[0])
+        .expect("a scenario state");
+    for (i, state) in states.iter().enumerate() {
+        assert_eq!(state, cycle[(start + i) % 3]);
+    }
+    drop(stop);
+}
