@@ -17,7 +17,8 @@
 //! - `resource`: the published resources and ResourceAddress parsing/matching.
 //! - `scenario`: the simulated clock state and the scenario steps.
 //! - `event`: the CloudEvent JSON shape of each flavour.
-//! - `sim`: the shared state handle (subscriptions, clock, counters).
+//! - `sim`: the shared state handle (clock, counters, publishing); its
+//!   `subscriptions` part creates, lists and deletes subscriptions.
 //! - `delivery`: one ordered delivery queue per callback endpoint.
 //! - `api`: the v2 REST API; `control`: the `/sim` control API.
 //! - `server`: binding, routing, autoplay, shutdown.
