@@ -62,6 +62,16 @@ struct Subscription {
     active: bool,
 }
 
+/// Body of a CurrentState answer.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum CurrentState {
+    /// The address names one resource: its event.
+    One(CloudEvent),
+    /// A StarlingX address covering several resources: events keyed by resource path.
+    Many(std::collections::BTreeMap<String, CloudEvent>),
+}
+
 /// Delivery counters, shown by `GET /sim/stats`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
@@ -181,10 +191,8 @@ impl Sim {
         }
     }
 
-    /// The current-state answer for `address`: one event, or for a
-    /// StarlingX address covering several resources an object keyed by
-    /// resource path. `None` is 404.
-    pub fn current_state(&self, address: &str) -> Option<serde_json::Value> {
+    /// The current-state answer for `address`; `None` is 404.
+    pub fn current_state(&self, address: &str) -> Option<CurrentState> {
         let target = parse_address(self.flavor(), self.node(), address)?;
         let state = self.state();
         if self.flavor() == Flavor::RedHat
@@ -195,20 +203,16 @@ impl Sim {
         {
             return None;
         }
-        let events: Vec<(Resource, CloudEvent)> = target
+        let mut events: Vec<(Resource, CloudEvent)> = target
             .resources()
             .into_iter()
             .map(|r| (r, self.event(r, &state.clock)))
             .collect();
-        match events.as_slice() {
-            [(_, one)] => serde_json::to_value(one).ok(),
-            many => {
-                let map = many.iter().filter_map(|(r, e)| {
-                    Some((r.path().to_string(), serde_json::to_value(e).ok()?))
-                });
-                Some(serde_json::Value::Object(map.collect()))
-            }
+        if events.len() == 1 {
+            return events.pop().map(|(_, event)| CurrentState::One(event));
         }
+        let by_path = events.into_iter().map(|(r, e)| (r.path().to_string(), e));
+        Some(CurrentState::Many(by_path.collect()))
     }
 
     /// Play the next scenario step; returns its events once every delivery

@@ -207,6 +207,12 @@ async fn starlingx_current_state_needs_no_subscription() {
         sim.api
     );
     assert_eq!(sim.get(&unknown).await.0, 404);
+    let group = format!("{}/./node1/sync/ptp-status/CurrentState", sim.api);
+    let (status, events) = sim.get(&group).await;
+    assert_eq!(status, 200);
+    let keys: Vec<&String> = events.as_object().expect("object").keys().collect();
+    assert_eq!(keys, [CLASS, LOCK]);
+    assert_reference_shape(&events[LOCK]);
 }
 
 #[tokio::test]
