@@ -97,7 +97,9 @@ async fn worker(sim: Sim, endpoint: String, mut jobs: mpsc::UnboundedReceiver<Jo
             match outcome {
                 Outcome::Accepted(_) => failures_in_a_row = 0,
                 Outcome::Skipped => {}
-                Outcome::Rejected(_) | Outcome::Unreachable(_) => failures_in_a_row += 1,
+                Outcome::Rejected(_) | Outcome::Unreachable(_) => {
+                    failures_in_a_row = failures_in_a_row.saturating_add(1)
+                }
             }
             if sim.flavor() == Flavor::RedHat && failures_in_a_row >= REDHAT_MAX_FAILURES {
                 let removed = sim.remove_endpoint(&endpoint);

@@ -175,8 +175,10 @@ impl Sim {
     pub fn count(&self, outcome: &Outcome) {
         let mut state = self.state();
         match outcome {
-            Outcome::Accepted(_) => state.stats.delivered += 1,
-            Outcome::Rejected(_) | Outcome::Unreachable(_) => state.stats.failed += 1,
+            Outcome::Accepted(_) => state.stats.delivered = state.stats.delivered.saturating_add(1),
+            Outcome::Rejected(_) | Outcome::Unreachable(_) => {
+                state.stats.failed = state.stats.failed.saturating_add(1)
+            }
             Outcome::Skipped => {}
         }
     }
