@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::upstream::{KubeConfig, UpstreamConfig};
+
 /// Default PULL endpoint clients emit to (LEAP's `emit_addr`).
 pub const DEFAULT_EMIT: &str = "tcp://127.0.0.1:9000";
 /// Default PUB endpoint clients subscribe to (LEAP's `reg_addr`).
@@ -41,6 +43,10 @@ pub struct Config {
     pub publish_queue: usize,
     /// The HTTP receiver for upstream pushes.
     pub http: HttpConfig,
+    /// The O-RAN event API to subscribe to (none by default).
+    pub upstream: UpstreamConfig,
+    /// Find the upstream through Kubernetes (`--kube`).
+    pub kube: KubeConfig,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing filter). `RUST_LOG` wins.
     pub log: String,
 }
@@ -67,6 +73,8 @@ impl Default for Config {
             max_body: proto::frame::DEFAULT_MAX_BODY,
             publish_queue: 65_536,
             http: HttpConfig::default(),
+            upstream: UpstreamConfig::default(),
+            kube: KubeConfig::default(),
             log: "info".to_owned(),
         }
     }
@@ -185,6 +193,58 @@ impl Config {
                 });
             }
         }
+        self.validate_upstream()
+    }
+
+    /// The `[upstream]` and `[kube]` sections.
+    fn validate_upstream(&self) -> Result<(), ConfigError> {
+        let up = &self.upstream;
+        let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
+        if let Some(url) = &up.url {
+            check_http_url(url).map_err(|reason| ConfigError::Invalid {
+                key: "upstream.url",
+                reason,
+            })?;
+            if self.kube.enabled {
+                return invalid(
+                    "upstream.url",
+                    "set either upstream.url or kube.enabled, not both".to_owned(),
+                );
+            }
+        }
+        if let Some(callback) = &up.callback {
+            check_http_url(callback).map_err(|reason| ConfigError::Invalid {
+                key: "upstream.callback",
+                reason,
+            })?;
+        }
+        let following = up.url.is_some() || self.kube.enabled;
+        if following && !self.http.enabled && up.callback.is_none() {
+            return invalid(
+                "upstream.callback",
+                "the upstream needs somewhere to POST events: enable http or set upstream.callback"
+                    .to_owned(),
+            );
+        }
+        if let Some(node) = &up.node
+            && (node.is_empty() || node.contains('/'))
+        {
+            return invalid("upstream.node", format!("{node:?} is not a node name"));
+        }
+        for r in &up.resources {
+            if catalog::lookup(r).is_none() {
+                return invalid(
+                    "upstream.resources",
+                    format!("{r:?} is not an O-RAN resource path or event name"),
+                );
+            }
+        }
+        if !(100..=60_000).contains(&up.health_interval_ms) {
+            return invalid(
+                "upstream.health_interval_ms",
+                format!("{} is outside 100..=60000", up.health_interval_ms),
+            );
+        }
         Ok(())
     }
 
@@ -197,6 +257,15 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
     }
+}
+
+/// An absolute `http://` or `https://` URL with a host.
+fn check_http_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?}: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!("{url:?} is not an http:// or https:// URL"));
+    }
+    Ok(())
 }
 
 /// `tcp://HOST:PORT` or `ipc://PATH`, nothing else (the zeromq crate has no inproc).
@@ -299,6 +368,117 @@ mod tests {
                 .to_string();
             assert!(err.contains(want), "{key}={value}: {err}");
         }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn upstream_and_kube_keys_layer_like_the_others() {
+        use crate::upstream::{ApiVersion, Flavor, KubeMode};
+        let c = Config::load(None, env(&[]), &[]).unwrap();
+        assert_eq!(c.upstream.url, None);
+        assert_eq!(c.upstream.api, ApiVersion::Auto);
+        assert_eq!(c.upstream.flavor, Flavor::Redhat);
+        assert_eq!(c.upstream.health_interval_ms, 2000);
+        assert!(!c.kube.enabled);
+        assert_eq!(c.kube.mode, KubeMode::PortForward);
+        assert_eq!(c.kube.namespace, "openshift-ptp");
+        let c = Config::load(
+            None,
+            env(&[
+                ("PTP_BROKER_UPSTREAM__HEALTH_INTERVAL_MS", "250"),
+                ("PTP_BROKER_KUBE__NAMESPACE", "ptp"),
+            ]),
+            &[
+                (
+                    "upstream.url",
+                    "http://127.0.0.1:9043/api/ocloudNotifications/v2".into(),
+                ),
+                ("upstream.api", "v1".into()),
+                ("upstream.node", "n1".into()),
+                ("upstream.flavor", "starlingx".into()),
+                ("upstream.callback", "http://10.0.0.1:8989/event".into()),
+                ("http.listen", "127.0.0.1:0".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.upstream.api, ApiVersion::V1);
+        assert_eq!(c.upstream.flavor, Flavor::Starlingx);
+        assert_eq!(c.upstream.node.as_deref(), Some("n1"));
+        assert_eq!(c.upstream.health_interval_ms, 250);
+        assert_eq!(c.kube.namespace, "ptp");
+        let c = Config::load(
+            None,
+            env(&[]),
+            &[
+                ("kube.enabled", "true".into()),
+                ("kube.mode", "service".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.kube.mode, KubeMode::Service);
+        let c = Config::load(None, env(&[]), &[("http.enabled", "false".into())]).unwrap();
+        assert!(!c.http.enabled);
+    }
+
+    #[test]
+    fn bad_upstream_settings_are_errors() {
+        let url = ("upstream.url", "http://127.0.0.1:1/v2".to_owned());
+        for (overrides, want) in [
+            (vec![("upstream.url", "ftp://x/".to_owned())], "not an http"),
+            (vec![("upstream.url", "nowhere".to_owned())], "upstream.url"),
+            (vec![url.clone(), ("upstream.api", "v3".to_owned())], "v3"),
+            (
+                vec![url.clone(), ("upstream.flavor", "suse".to_owned())],
+                "suse",
+            ),
+            (
+                vec![url.clone(), ("upstream.callback", "x".to_owned())],
+                "upstream.callback",
+            ),
+            (
+                vec![url.clone(), ("upstream.node", "a/b".to_owned())],
+                "node name",
+            ),
+            (
+                vec![url.clone(), ("upstream.health_interval_ms", "1".to_owned())],
+                "outside",
+            ),
+            (
+                vec![url.clone(), ("kube.enabled", "true".to_owned())],
+                "not both",
+            ),
+            (
+                vec![url.clone(), ("http.enabled", "false".to_owned())],
+                "somewhere to POST",
+            ),
+            (vec![("kube.mode", "tunnel".to_owned())], "tunnel"),
+            (vec![("upstream.bogus", "1".to_owned())], "bogus"),
+            (vec![("kube.bogus", "1".to_owned())], "bogus"),
+        ] {
+            let err = Config::load(None, env(&[]), &overrides)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{overrides:?}: {err}");
+        }
+        let dir = std::env::temp_dir().join(format!("ptp-broker-config-up-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.toml");
+        std::fs::write(
+            &file,
+            "[upstream]\nresources = [\"/sync/nothing\"]\nurl = \"http://h/v2\"\n",
+        )
+        .unwrap();
+        let err = Config::load(Some(&file), env(&[]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/sync/nothing"), "{err}");
+        std::fs::write(
+            &file,
+            "[upstream]\nresources = [\"PTP_LOCK_STATE\", \"/sync/sync-status/sync-state\"]\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), env(&[]), &[]).unwrap();
+        assert_eq!(c.upstream.resources.len(), 2);
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -5,11 +5,14 @@
 //! holds the state every source writes to (stamping, latest state, the PUB
 //! queue); [`pull`] is the ZeroMQ PULL source; [`publish`] the PUB sink with
 //! heartbeats; [`query`] the current-state endpoint; [`stats`] the counters;
+//! [`http`] is the HTTP source the upstream POSTs events to;
 //! [`server`] binds everything and runs it until shutdown; [`upstream`]
-//! follows a real PTP source (Kubernetes discovery and port-forward).
+//! follows a real PTP source (subscription manager, REST calls, Kubernetes
+//! discovery and port-forward).
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod http;
 pub mod publish;
 pub mod pull;
 pub mod query;

@@ -19,6 +19,11 @@ mod tools;
 /// then the TOML file given with --config, then PTP_BROKER_* environment
 /// variables (nested keys with "__", e.g. PTP_BROKER_HTTP__LISTEN), then
 /// these flags. `ptp-broker config` prints the result.
+///
+/// To follow a real PTP source give --upstream URL (or --kube): the broker
+/// serves the HTTP receiver (--http), subscribes to every O-RAN resource,
+/// keeps the subscriptions alive, and deletes them when it stops.
+/// docs/UPSTREAM.md has the details.
 #[derive(Debug, Parser)]
 #[command(name = "ptp-broker", version, about, long_about)]
 struct Cli {
@@ -55,6 +60,38 @@ struct Settings {
     /// Log filter: error, warn, info, debug [default: info] (key: log). RUST_LOG wins.
     #[arg(long, global = true, value_name = "FILTER")]
     log: Option<String>,
+    /// HTTP receiver address the upstream POSTs events to [default: 0.0.0.0:8989] (key: http.listen).
+    #[arg(long, value_name = "ADDR", conflicts_with = "no_http")]
+    http: Option<String>,
+    /// Do not serve the HTTP receiver (key: http.enabled = false).
+    #[arg(long)]
+    no_http: bool,
+    /// Subscribe to this O-RAN event API, prefix included, e.g.
+    /// http://127.0.0.1:9043/api/ocloudNotifications/v2 (key: upstream.url).
+    #[arg(long, value_name = "URL", conflicts_with = "kube")]
+    upstream: Option<String>,
+    /// API version of the upstream: v1, v2 or auto [default: auto] (key: upstream.api).
+    #[arg(long, value_name = "VERSION", value_parser = ["v1", "v2", "auto"])]
+    api: Option<String>,
+    /// Node name in resource addresses [default: NODE_NAME, else the hostname] (key: upstream.node).
+    #[arg(long, value_name = "NAME")]
+    node: Option<String>,
+    /// Resource address form: redhat or starlingx [default: redhat] (key: upstream.flavor).
+    #[arg(long, value_name = "FLAVOR", value_parser = ["redhat", "starlingx"])]
+    flavor: Option<String>,
+    /// EndpointUri to register [default: http://<outbound IP>:<http port><http path>] (key: upstream.callback).
+    #[arg(long, value_name = "URL")]
+    callback: Option<String>,
+    /// Find the linuxptp-daemon pod of this node through Kubernetes and subscribe to it
+    /// through a port-forward (key: kube.enabled; kube.mode = "service" skips the port-forward).
+    #[arg(long)]
+    kube: bool,
+    /// Namespace of the daemon pods [default: openshift-ptp] (key: kube.namespace).
+    #[arg(long, value_name = "NAMESPACE")]
+    kube_namespace: Option<String>,
+    /// Label selector of the daemon pods [default: app=linuxptp-daemon] (key: kube.label_selector).
+    #[arg(long, value_name = "SELECTOR")]
+    kube_selector: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +121,16 @@ impl Settings {
         set("query", &self.query);
         set("log", &self.log);
         set("heartbeat_ms", &self.heartbeat_ms.map(|v| v.to_string()));
+        set("http.listen", &self.http);
+        set("http.enabled", &self.no_http.then(|| "false".to_owned()));
+        set("upstream.url", &self.upstream);
+        set("upstream.api", &self.api);
+        set("upstream.node", &self.node);
+        set("upstream.flavor", &self.flavor);
+        set("upstream.callback", &self.callback);
+        set("kube.enabled", &self.kube.then(|| "true".to_owned()));
+        set("kube.namespace", &self.kube_namespace);
+        set("kube.label_selector", &self.kube_selector);
         Config::load(self.config.as_deref(), std::env::vars(), &overrides).context("configuration")
     }
 }
@@ -109,7 +156,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => runtime.block_on(serve(config)),
         Some(Command::Config) => {
-            print!("{}", config.to_toml());
+            let toml = config.to_toml();
+            print!("{toml}");
+            if !toml.ends_with('\n') {
+                println!();
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Emit(args)) => runtime.block_on(tools::emit(&config, args)),

@@ -4,6 +4,7 @@
 use std::io;
 use std::path::Path;
 
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -11,7 +12,8 @@ use zeromq::{PubSocket, PullSocket, RouterSocket, Socket, ZmqError};
 
 use crate::config::Config;
 use crate::shared::Broker;
-use crate::{publish, pull, query};
+use crate::upstream::{Manager, resolve};
+use crate::{http, publish, pull, query};
 
 /// Where the broker actually listens (ports resolved when 0 was asked for).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +24,8 @@ pub struct Ready {
     pub publish: String,
     /// Query endpoint.
     pub query: String,
+    /// HTTP receiver address (`None`: disabled).
+    pub http: Option<String>,
     /// This run's epoch.
     pub epoch: u64,
 }
@@ -31,9 +35,13 @@ impl std::fmt::Display for Ready {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "ptp-broker ready emit={} pub={} query={} epoch={}",
-            self.emit, self.publish, self.query, self.epoch
-        )
+            "ptp-broker ready emit={} pub={} query={}",
+            self.emit, self.publish, self.query
+        )?;
+        if let Some(http) = &self.http {
+            write!(f, " http={http}")?;
+        }
+        write!(f, " epoch={}", self.epoch)
     }
 }
 
@@ -44,13 +52,16 @@ pub enum StartError {
     /// A socket could not be bound.
     #[error("cannot bind {role} endpoint {endpoint}: {reason}")]
     Bind {
-        /// emit, pub or query.
+        /// emit, pub, query or http.
         role: &'static str,
         /// The endpoint asked for.
         endpoint: String,
         /// What the system said, with a hint.
         reason: String,
     },
+    /// The upstream (URL, callback, Kubernetes discovery) cannot be followed.
+    #[error("cannot follow the upstream: {0}")]
+    Upstream(String),
 }
 
 /// A broker with every socket bound, ready to [`run`](Server::run).
@@ -62,6 +73,10 @@ pub struct Server {
     pub_socket: PubSocket,
     pull_socket: PullSocket,
     query_socket: RouterSocket,
+    /// The HTTP receiver's listener, bound (`None`: disabled).
+    http_listener: Option<TcpListener>,
+    /// The subscription manager (`None`: no upstream configured).
+    upstream: Option<Manager>,
 }
 
 impl Server {
@@ -75,10 +90,25 @@ impl Server {
         let emit = bind(&mut pull_socket, "emit", &config.emit).await?;
         let mut query_socket = RouterSocket::new();
         let query = bind(&mut query_socket, "query", &config.query).await?;
+        let http_listener = if config.http.enabled {
+            Some(bind_http(&config.http.listen).await?)
+        } else {
+            None
+        };
+        let http_addr = http_listener.as_ref().and_then(|l| l.local_addr().ok());
+        let upstream = match resolve::resolve(&config, http_addr).await {
+            Ok(Some(target)) => Some(
+                Manager::new(&config.upstream, target, broker.clone())
+                    .map_err(|e| StartError::Upstream(e.to_string()))?,
+            ),
+            Ok(None) => None,
+            Err(e) => return Err(StartError::Upstream(error_chain(&e))),
+        };
         let ready = Ready {
             emit,
             publish,
             query,
+            http: http_addr.map(|a| a.to_string()),
             epoch: broker.epoch(),
         };
         Ok(Server {
@@ -89,7 +119,14 @@ impl Server {
             pub_socket,
             pull_socket,
             query_socket,
+            http_listener,
+            upstream,
         })
+    }
+
+    /// The EndpointUri the subscription manager registers (`None`: no upstream).
+    pub fn callback(&self) -> Option<&str> {
+        self.upstream.as_ref().map(Manager::callback)
     }
 
     /// Where it listens.
@@ -111,6 +148,8 @@ impl Server {
             pub_socket,
             pull_socket,
             query_socket,
+            http_listener,
+            upstream,
             ..
         } = self;
         let mut tasks = JoinSet::new();
@@ -128,6 +167,22 @@ impl Server {
             shutdown.clone(),
         ));
         tasks.spawn(query::run(query_socket, broker.clone(), shutdown.clone()));
+        if let Some(listener) = http_listener {
+            tasks.spawn(http::run(
+                listener,
+                broker.clone(),
+                config.http.path.clone(),
+                config.max_body,
+                shutdown.clone(),
+            ));
+        }
+        // Spawned after the receiver: the upstream's initial notification
+        // (sent during the subscribe) must find it serving. The listener is
+        // bound already, so a connection made before warp polls it waits in
+        // the backlog rather than being refused.
+        if let Some(manager) = upstream {
+            tasks.spawn(manager.run(shutdown.clone()));
+        }
         // Every task runs until shutdown; one ending early is a bug worth
         // stopping for rather than limping on without, say, the PUB sink.
         if let Some(Err(e)) = tasks.join_next().await {
@@ -159,6 +214,32 @@ async fn bind<S: Socket>(
         )),
         Err(e) => Err(fail(e.to_string())),
     }
+}
+
+/// Bind the HTTP receiver, with the same kind of message as the sockets.
+async fn bind_http(listen: &str) -> Result<TcpListener, StartError> {
+    http::bind(listen).await.map_err(|e| StartError::Bind {
+        role: "http",
+        endpoint: listen.to_owned(),
+        reason: if e.kind() == io::ErrorKind::AddrInUse {
+            "address already in use (is another ptp-broker or the upstream's consumer on it?)"
+                .to_owned()
+        } else {
+            e.to_string()
+        },
+    })
+}
+
+/// The error and its causes on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// An ipc socket file left by a broker that was killed refuses the bind.

@@ -116,29 +116,78 @@ impl Broker {
     }
 
     /// Validate, stamp, store and queue one event; returns its sequence number.
-    pub fn accept(&self, mut event: Event, origin: Origin) -> Result<u64, AcceptError> {
-        if event.event_type.is_broker_internal() {
-            return Err(AcceptError::Reserved(event.event_type));
+    pub fn accept(&self, event: Event, origin: Origin) -> Result<u64, AcceptError> {
+        let seqs = self.accept_all(vec![event], origin)?;
+        // One event in, one sequence number out.
+        Ok(seqs.first().copied().unwrap_or_default())
+    }
+
+    /// Accept every event of `events` or none of them (an HTTP batch is
+    /// answered 204 only if all of it is stored): everything is validated
+    /// and encoded before the state changes, and the events get consecutive
+    /// sequence numbers. Returns them in order.
+    pub fn accept_all(&self, events: Vec<Event>, origin: Origin) -> Result<Vec<u64>, AcceptError> {
+        for event in &events {
+            if event.event_type.is_broker_internal() {
+                return Err(AcceptError::Reserved(event.event_type.clone()));
+            }
+            frame::validate(event)?;
         }
-        frame::validate(&event)?;
+        let mut state = self.lock();
+        let mut new_keys = std::collections::HashSet::new();
+        for event in &events {
+            let key = (
+                event.event_type.clone(),
+                event.resource_address().to_owned(),
+            );
+            if !state.latest.contains_key(&key)
+                && new_keys.insert(key.clone())
+                && state.latest.len() + new_keys.len() > MAX_STATE_ENTRIES
+            {
+                return Err(AcceptError::StateFull(key.1));
+            }
+        }
+        let mut seq = state.seq;
+        let mut stamped = Vec::with_capacity(events.len());
+        for mut event in events {
+            seq += 1;
+            event.meta.epoch = self.shared.epoch;
+            event.meta.seq = seq;
+            event.meta.origin = origin;
+            let frames = frame::encode_event(&event)?;
+            stamped.push((event, frames));
+        }
+        state.seq = seq;
+        let mut seqs = Vec::with_capacity(stamped.len());
+        for (event, frames) in stamped {
+            let seq = event.meta.seq;
+            let key = (
+                event.event_type.clone(),
+                event.resource_address().to_owned(),
+            );
+            state.latest.insert(key, event);
+            // Queue while still holding the lock, so PUB order is seq order.
+            self.queue(Outgoing { frames, seq });
+            seqs.push(seq);
+        }
+        Ok(seqs)
+    }
+
+    /// Does the state table already hold `event` (same id, or the same
+    /// values: no news), or a newer event of the same type and resource? The subscription manager asks before seeding
+    /// from CurrentState: the initial notification usually delivered the same
+    /// state already, and a push that overtook the pull must not be replaced
+    /// by older news.
+    pub fn knows_same_or_newer(&self, event: &Event) -> bool {
         let key = (
             event.event_type.clone(),
             event.resource_address().to_owned(),
         );
-        let mut state = self.lock();
-        if state.latest.len() >= MAX_STATE_ENTRIES && !state.latest.contains_key(&key) {
-            return Err(AcceptError::StateFull(key.1));
-        }
-        state.seq += 1;
-        let seq = state.seq;
-        event.meta.epoch = self.shared.epoch;
-        event.meta.seq = seq;
-        event.meta.origin = origin;
-        let frames = frame::encode_event(&event)?;
-        state.latest.insert(key, event);
-        // Queue while still holding the lock, so PUB order is seq order.
-        self.queue(Outgoing { frames, seq });
-        Ok(seq)
+        self.lock().latest.get(&key).is_some_and(|latest| {
+            latest.id == event.id
+                || latest.data == event.data
+                || time_key(&latest.time) >= time_key(&event.time)
+        })
     }
 
     /// Queue a sync marker for PUB; returns the sequence number it follows.
@@ -203,6 +252,14 @@ impl Broker {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Event times are normalized RFC 3339 UTC with 0, 3, 6 or 9 fraction
+/// digits; padding the fraction makes them compare in time order.
+fn time_key(time: &str) -> (&str, String) {
+    let time = time.trim_end_matches('Z');
+    let (seconds, fraction) = time.split_once('.').unwrap_or((time, ""));
+    (seconds, format!("{fraction:0<9}"))
 }
 
 /// A random epoch in 1 ..= 2^53-1, exact in every JSON reader.
@@ -298,6 +355,42 @@ mod tests {
             Err(AcceptError::Reserved(_))
         ));
         assert_eq!(b.seq(), 0);
+    }
+
+    #[test]
+    fn a_batch_is_stored_whole_or_not_at_all() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let b = Broker::with_epoch(1, tx);
+        let mut bad = event(catalog::OS_CLOCK_SYNC, "LOCKED", None);
+        bad.time = "never".into();
+        let good = event(catalog::PTP_LOCK_STATE, "LOCKED", None);
+        assert!(
+            b.accept_all(vec![good.clone(), bad], Origin::Upstream)
+                .is_err()
+        );
+        assert_eq!(b.seq(), 0);
+        assert!(rx.try_recv().is_err());
+        let other = event(catalog::OS_CLOCK_SYNC, "HOLDOVER", None);
+        assert_eq!(
+            b.accept_all(vec![good, other], Origin::Upstream),
+            Ok(vec![1, 2])
+        );
+    }
+
+    #[test]
+    fn seeding_never_replaces_newer_state() {
+        let (tx, _rx) = mpsc::channel(16);
+        let b = Broker::with_epoch(1, tx);
+        let mut newer = event(catalog::PTP_LOCK_STATE, "HOLDOVER", None);
+        newer.time = "2024-01-01T00:00:01.5Z".into();
+        let mut older = event(catalog::PTP_LOCK_STATE, "LOCKED", None);
+        older.time = "2024-01-01T00:00:01.25Z".into();
+        assert!(!b.knows_same_or_newer(&older));
+        b.accept(newer.clone(), Origin::Upstream).unwrap();
+        assert!(b.knows_same_or_newer(&older));
+        assert!(b.knows_same_or_newer(&newer));
+        older.time = "2024-01-01T00:00:02Z".into();
+        assert!(!b.knows_same_or_newer(&older));
     }
 
     #[test]

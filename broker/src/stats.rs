@@ -46,6 +46,13 @@ counters! {
     queries,
     /// Query requests refused (malformed).
     rejected_query,
+    /// Upstream subscriptions currently held (a gauge, not a count).
+    upstream_subscribed,
+    /// Subscriptions created again because the upstream had lost them
+    /// (restarted, or deleted them after failed deliveries).
+    upstream_resubscribes,
+    /// Failed upstream passes (down, bad answers) and failed CurrentState pulls.
+    upstream_errors,
 }
 
 /// Add one.

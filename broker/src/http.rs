@@ -1,0 +1,303 @@
+//! The HTTP source: the receiver the upstream POSTs CloudEvents to.
+//!
+//! One catch-all warp filter hands method, path, headers and the body stream
+//! to [`Receiver::handle`], which decides every status code itself: that
+//! keeps warp's own rejections (411 for a chunked body, 500 for a body read
+//! twice…) out of the contract, and lets every refusal be counted in one
+//! place. The contract is in docs/UPSTREAM.md:
+//!
+//! - `POST <path>` with a structured (`application/json`,
+//!   `application/cloudevents+json`, `application/cloudevents-batch+json`) or
+//!   binary-mode (`ce-specversion` header) CloudEvent → 204 once every event
+//!   of the request is stored and queued; an empty body → 204 (the v1
+//!   endpoint check);
+//! - 400 unusable event (one-line reason), 413 body over `max_body`, 415
+//!   other media type, 404 other path, 405 other method;
+//! - `GET /health` → 200 `OK`.
+//!
+//! A request is all or nothing: one bad event in a batch refuses the batch.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use proto::Origin;
+use proto::cloudevent;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use warp::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use crate::shared::{AcceptError, Broker};
+use crate::stats::{self, RejectLog};
+
+/// How long in-flight requests may take to finish once shutdown starts.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Media types of a structured-mode body (parameters such as `charset` ignored).
+const STRUCTURED: [&str; 3] = [
+    "application/json",
+    "application/cloudevents+json",
+    "application/cloudevents-batch+json",
+];
+
+/// What one request handler needs; shared by every connection.
+struct Receiver {
+    broker: Broker,
+    /// The path events are POSTed to (`http.path`).
+    path: String,
+    /// Largest body accepted, in bytes (`max_body`).
+    max_body: usize,
+    /// Rate-limited log of refusals; a std mutex because it is held only to
+    /// format one line, never across an `.await`.
+    log: Mutex<RejectLog>,
+}
+
+/// A refused request: status and a one-line reason for the body.
+struct Refusal(StatusCode, String);
+
+/// Bind the receiver's listener (in `Server::bind`, so a busy port fails the start).
+pub async fn bind(listen: &str) -> std::io::Result<TcpListener> {
+    let addr: SocketAddr = listen
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e}")))?;
+    TcpListener::bind(addr).await
+}
+
+/// Serve on `listener` until `shutdown`, then let requests in flight finish
+/// for up to two seconds.
+pub async fn run(
+    listener: TcpListener,
+    broker: Broker,
+    path: String,
+    max_body: usize,
+    shutdown: CancellationToken,
+) {
+    let receiver = Arc::new(Receiver {
+        broker,
+        path,
+        max_body,
+        log: Mutex::new(RejectLog::new("HTTP request")),
+    });
+    let routes = warp::method()
+        .and(warp::path::full())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(
+            move |method: Method, path: warp::path::FullPath, headers: HeaderMap, body| {
+                let receiver = Arc::clone(&receiver);
+                async move {
+                    receiver
+                        .handle(&method, path.as_str(), &headers, body)
+                        .await
+                }
+            },
+        );
+    let stop = shutdown.clone();
+    let server = warp::serve(routes)
+        .incoming(listener)
+        .graceful(async move { stop.cancelled().await })
+        .run();
+    tokio::pin!(server);
+    tokio::select! {
+        _ = &mut server => {}
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(DRAIN).await } => {
+            tracing::debug!("HTTP receiver: requests still in flight after {DRAIN:?}, dropped");
+        }
+    }
+}
+
+impl Receiver {
+    /// Answer one request; every outcome but success is counted and logged.
+    async fn handle<S, B>(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: S,
+    ) -> Response
+    where
+        S: Stream<Item = Result<B, warp::Error>> + Unpin,
+        B: Buf,
+    {
+        match self.route(method, path, headers, body).await {
+            Ok(response) => response,
+            Err(Refusal(status, reason)) => {
+                stats::bump(&self.broker.stats().rejected_http);
+                let reason = one_line(&reason);
+                if let Ok(mut log) = self.log.lock() {
+                    log.reject(&format_args!(
+                        "{method} {path}: {} {reason}",
+                        status.as_u16()
+                    ));
+                }
+                let mut response = text(status, reason);
+                if status == StatusCode::METHOD_NOT_ALLOWED {
+                    let allow = if path == "/health" { "GET" } else { "POST" };
+                    response
+                        .headers_mut()
+                        .insert(ALLOW, HeaderValue::from_static(allow));
+                }
+                response
+            }
+        }
+    }
+
+    async fn route<S, B>(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: S,
+    ) -> Result<Response, Refusal>
+    where
+        S: Stream<Item = Result<B, warp::Error>> + Unpin,
+        B: Buf,
+    {
+        if path == self.path {
+            if method != Method::POST {
+                return Err(Refusal(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!("{path} accepts POST only"),
+                ));
+            }
+            let body = self.read_body(headers, body).await?;
+            return self.receive(headers, &body);
+        }
+        if path == "/health" {
+            if method != Method::GET && method != Method::HEAD {
+                return Err(Refusal(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "/health accepts GET only".to_owned(),
+                ));
+            }
+            return Ok(text(StatusCode::OK, "OK".to_owned()));
+        }
+        Err(Refusal(
+            StatusCode::NOT_FOUND,
+            format!("no such path; events go to POST {}", self.path),
+        ))
+    }
+
+    /// The whole body, refused with 413 as soon as it passes `max_body`
+    /// (before reading anything when Content-Length says so, while reading
+    /// for a chunked body).
+    async fn read_body<S, B>(&self, headers: &HeaderMap, mut body: S) -> Result<Bytes, Refusal>
+    where
+        S: Stream<Item = Result<B, warp::Error>> + Unpin,
+        B: Buf,
+    {
+        let too_large = || {
+            Refusal(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body larger than {} bytes", self.max_body),
+            )
+        };
+        let declared = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_body as u64) {
+            return Err(too_large());
+        }
+        let mut buffer = BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let mut chunk = chunk.map_err(|e| {
+                Refusal(
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot read the body: {e}"),
+                )
+            })?;
+            if buffer.len() + chunk.remaining() > self.max_body {
+                return Err(too_large());
+            }
+            while chunk.has_remaining() {
+                let part = chunk.chunk();
+                let n = part.len();
+                buffer.extend_from_slice(part);
+                chunk.advance(n);
+            }
+        }
+        Ok(buffer.freeze())
+    }
+
+    /// Parse and store the events of one POST.
+    fn receive(&self, headers: &HeaderMap, body: &Bytes) -> Result<Response, Refusal> {
+        let bad = |e: &dyn std::fmt::Display| Refusal(StatusCode::BAD_REQUEST, e.to_string());
+        let events = if headers.contains_key("ce-specversion") {
+            // Binary mode: attributes in ce-* headers, the body is `data`.
+            let header = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            vec![cloudevent::parse_binary(header, body).map_err(|e| bad(&e))?]
+        } else if body.is_empty() {
+            // The v1 API checks a new endpoint with an empty POST.
+            return Ok(no_content());
+        } else {
+            check_media_type(headers)?;
+            cloudevent::parse_structured(body).map_err(|e| bad(&e))?
+        };
+        let count = events.len() as u64;
+        match self.broker.accept_all(events, Origin::Upstream) {
+            Ok(_) => {
+                self.broker
+                    .stats()
+                    .accepted_http
+                    .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+                Ok(no_content())
+            }
+            Err(e @ AcceptError::StateFull(_)) => {
+                Err(Refusal(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+            }
+            Err(e) => Err(bad(&e)),
+        }
+    }
+}
+
+/// Structured mode needs a JSON media type; a missing Content-Type is taken
+/// as JSON (the body must still parse), anything else is 415.
+fn check_media_type(headers: &HeaderMap) -> Result<(), Refusal> {
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let media = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if STRUCTURED.contains(&media.as_str()) {
+        return Ok(());
+    }
+    Err(Refusal(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!(
+            "unsupported media type {:?}; send {} or binary mode (ce-* headers)",
+            String::from_utf8_lossy(value.as_bytes()),
+            STRUCTURED.join(", ")
+        ),
+    ))
+}
+
+/// Reasons go in a one-line text body and a log line.
+fn one_line(reason: &str) -> String {
+    reason.replace(['\n', '\r'], " ")
+}
+
+fn text(status: StatusCode, body: String) -> Response {
+    // A String reply is sent as text/plain; charset=utf-8.
+    warp::reply::with_status(body, status).into_response()
+}
+
+fn no_content() -> Response {
+    warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response()
+}

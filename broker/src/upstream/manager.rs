@@ -1,0 +1,384 @@
+//! The subscription manager: keeps one subscription per wanted resource
+//! alive on the upstream, seeds the state from CurrentState, and deletes the
+//! subscriptions at shutdown.
+//!
+//! It is one loop that "reconciles" every `health_interval_ms`: health
+//! check, list the upstream's subscriptions, adopt the ones with our
+//! callback, create the missing ones. The same pass therefore handles the
+//! first start, an upstream that was down, an upstream restarted with its
+//! subscriptions forgotten, Red Hat's deletion after 10 failed deliveries,
+//! and a broker restarted with the same callback (it adopts instead of
+//! creating duplicates). After a failed pass it retries with capped
+//! exponential backoff. Status changes are logged once, attempts only at
+//! debug level.
+
+use std::time::Duration;
+
+use proto::Origin;
+use tokio_util::sync::CancellationToken;
+
+use super::kube::PortForward;
+use super::resolve::Target;
+use super::rest::{Rest, RestError, Subscribed, Subscription, http_client};
+use super::{ApiVersion, UpstreamConfig};
+use crate::shared::Broker;
+use crate::stats;
+
+/// First retry delay after a failure.
+const BACKOFF_MIN: Duration = Duration::from_millis(200);
+/// Longest retry delay: an upstream back after a restart is followed again
+/// within this (plus one pass).
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Time allowed to delete our subscriptions at shutdown.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(2);
+
+/// One resource we want to be subscribed to.
+#[derive(Debug)]
+struct Wanted {
+    /// The O-RAN resource.
+    resource: catalog::OranEvent,
+    /// Full resource address, e.g. `/cluster/node/n1/sync/ptp-status/lock-state`.
+    address: String,
+    /// Our subscription's id once created or adopted.
+    id: Option<String>,
+    /// The upstream answered 404 to the subscribe: it does not offer this
+    /// resource. Not asked again until the upstream comes back from down.
+    unsupported: bool,
+}
+
+/// Is the upstream being followed? Logged on change only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Starting,
+    Up,
+    Down,
+}
+
+/// Keeps the subscriptions of one broker on one upstream.
+pub struct Manager {
+    broker: Broker,
+    http: reqwest::Client,
+    url: String,
+    api: ApiVersion,
+    flavor: super::Flavor,
+    node: String,
+    callback: String,
+    wanted: Vec<Wanted>,
+    interval: Duration,
+    /// Set once the API has been found (see [`Rest::detect`]).
+    rest: Option<Rest>,
+    /// Keeps the port-forward open while the manager runs.
+    _forward: Option<PortForward>,
+}
+
+impl Manager {
+    /// A manager for `target`, subscribing to the resources of `config`.
+    pub fn new(
+        config: &UpstreamConfig,
+        target: Target,
+        broker: Broker,
+    ) -> Result<Manager, RestError> {
+        let resources: Vec<catalog::OranEvent> = if config.resources.is_empty() {
+            catalog::ALL.to_vec()
+        } else {
+            // Validated in `Config::validate`; an unknown name cannot get here.
+            config
+                .resources
+                .iter()
+                .filter_map(|r| catalog::lookup(r))
+                .collect()
+        };
+        let api = config.api;
+        let wanted = resources
+            .into_iter()
+            .map(|r| Wanted {
+                resource: r,
+                address: config.flavor.address(&target.node, resource_path(r, api)),
+                id: None,
+                unsupported: false,
+            })
+            .collect();
+        Ok(Manager {
+            broker,
+            http: http_client()?,
+            url: target.url,
+            api,
+            flavor: config.flavor,
+            node: target.node,
+            callback: target.callback,
+            wanted,
+            interval: Duration::from_millis(config.health_interval_ms),
+            rest: None,
+            _forward: target.forward,
+        })
+    }
+
+    /// The EndpointUri this manager registers.
+    pub fn callback(&self) -> &str {
+        &self.callback
+    }
+
+    /// Follow the upstream until `shutdown`, then delete our subscriptions.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        tracing::info!(url = %self.url, callback = %self.callback, resources = self.wanted.len(), "following upstream");
+        let mut status = Status::Starting;
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            let pass = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                pass = self.reconcile() => pass,
+            };
+            let wait = match pass {
+                Ok(()) => {
+                    if status != Status::Up {
+                        tracing::info!(
+                            url = self.rest.as_ref().map(Rest::base).unwrap_or(&self.url),
+                            subscribed = self.subscribed(),
+                            "upstream followed"
+                        );
+                    }
+                    status = Status::Up;
+                    backoff = BACKOFF_MIN;
+                    self.interval
+                }
+                Err(e) => {
+                    stats::bump(&self.broker.stats().upstream_errors);
+                    if status != Status::Down {
+                        tracing::warn!("upstream not followed, retrying with backoff: {e}");
+                        // Anything may have changed by the time it is back.
+                        for w in &mut self.wanted {
+                            w.unsupported = false;
+                        }
+                    } else {
+                        tracing::debug!("upstream still not followed: {e}");
+                    }
+                    status = Status::Down;
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    wait
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        self.unsubscribe_all().await;
+    }
+
+    /// One pass: find the API, check health, make our subscriptions match
+    /// what we want.
+    async fn reconcile(&mut self) -> Result<(), RestError> {
+        let rest = match &self.rest {
+            Some(rest) => {
+                rest.health().await?;
+                rest.clone()
+            }
+            None => {
+                let rest = Rest::detect(self.http.clone(), &self.url, self.api).await?;
+                tracing::info!(base = rest.base(), api = ?rest.api(), "upstream API found");
+                // Auto-detection may have found v1, whose paths differ.
+                for w in &mut self.wanted {
+                    w.address = self
+                        .flavor
+                        .address(&self.node, resource_path(w.resource, rest.api()));
+                }
+                self.rest = Some(rest.clone());
+                rest
+            }
+        };
+        let mut listed = rest.list().await?;
+        let mut lost = 0;
+        for i in 0..self.wanted.len() {
+            if self.wanted[i].unsupported {
+                continue;
+            }
+            if let Some(found) = self.find(&listed, i) {
+                self.adopt(&rest, i, found.id).await;
+                continue;
+            }
+            if self.wanted[i].id.take().is_some() {
+                lost += 1;
+            }
+            let address = self.wanted[i].address.clone();
+            match rest.subscribe(&address, &self.callback).await? {
+                Subscribed::Created(sub) => {
+                    tracing::debug!(resource = %address, id = %sub.id, "subscribed");
+                    self.adopt(&rest, i, sub.id).await;
+                }
+                Subscribed::Conflict => {
+                    // Ours from an earlier run (or a race with the list):
+                    // adopt it rather than fail or duplicate.
+                    listed = rest.list().await?;
+                    let found = self.find(&listed, i).ok_or_else(|| RestError::Body {
+                        what: format!("POST /subscriptions {address}"),
+                        reason: "409 but no subscription with our EndpointUri covers it".to_owned(),
+                    })?;
+                    tracing::info!(resource = %address, id = %found.id, "adopted existing subscription (409)");
+                    self.adopt(&rest, i, found.id).await;
+                }
+                Subscribed::UnknownResource => {
+                    tracing::warn!(resource = %address, "upstream does not offer this resource (404); not subscribed");
+                    self.wanted[i].unsupported = true;
+                }
+            }
+        }
+        if lost > 0 {
+            tracing::warn!(
+                lost,
+                "upstream had forgotten our subscriptions (restarted, or deleted them); re-subscribed"
+            );
+            self.broker
+                .stats()
+                .upstream_resubscribes
+                .fetch_add(lost, std::sync::atomic::Ordering::Relaxed);
+        }
+        let subscribed = self.subscribed() as u64;
+        self.broker
+            .stats()
+            .upstream_subscribed
+            .store(subscribed, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Our subscription in `listed` for wanted resource `i`: same
+    /// EndpointUri, and the same address or (StarlingX) a prefix covering it.
+    fn find(&self, listed: &[Subscription], i: usize) -> Option<Subscription> {
+        let want = normalize(&self.wanted[i].address);
+        let ours = listed.iter().filter(|s| s.endpoint == self.callback);
+        let mut covering = None;
+        for s in ours {
+            let have = normalize(&s.resource);
+            if have == want {
+                return Some(s.clone());
+            }
+            if want.starts_with(&format!("{have}/")) {
+                covering = Some(s.clone());
+            }
+        }
+        covering
+    }
+
+    /// Record `id` for resource `i`; a new id means new state to seed.
+    async fn adopt(&mut self, rest: &Rest, i: usize, id: String) {
+        if self.wanted[i].id.as_deref() == Some(id.as_str()) {
+            return;
+        }
+        self.wanted[i].id = Some(id);
+        let address = self.wanted[i].address.clone();
+        self.seed(rest, &address).await;
+    }
+
+    /// Take the resource's current state into the broker, unless it already
+    /// has that or newer (the initial notification usually brought it).
+    async fn seed(&self, rest: &Rest, address: &str) {
+        let events = match rest.current_state(address).await {
+            Ok(events) => events,
+            Err(e) => {
+                // Not fatal: the next push brings the state anyway.
+                stats::bump(&self.broker.stats().upstream_errors);
+                tracing::debug!("cannot seed {address}: {e}");
+                return;
+            }
+        };
+        let fresh: Vec<_> = events
+            .into_iter()
+            .filter(|e| !self.broker.knows_same_or_newer(e))
+            .collect();
+        let count = fresh.len() as u64;
+        if count == 0 {
+            return;
+        }
+        match self.broker.accept_all(fresh, Origin::Upstream) {
+            Ok(_) => {
+                self.broker
+                    .stats()
+                    .accepted_upstream_pull
+                    .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!("CurrentState of {address} refused: {e}"),
+        }
+    }
+
+    fn subscribed(&self) -> usize {
+        self.wanted.iter().filter(|w| w.id.is_some()).count()
+    }
+
+    /// Delete our subscriptions, within [`SHUTDOWN_LIMIT`]: the upstream
+    /// must not keep posting to a broker that is gone.
+    async fn unsubscribe_all(&mut self) {
+        let Some(rest) = &self.rest else { return };
+        let mut ids: Vec<String> = self.wanted.iter_mut().filter_map(|w| w.id.take()).collect();
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return;
+        }
+        let deletes = futures::future::join_all(ids.iter().map(|id| rest.delete(id)));
+        match tokio::time::timeout(SHUTDOWN_LIMIT, deletes).await {
+            Ok(results) => {
+                let failed: Vec<String> = results
+                    .into_iter()
+                    .filter_map(|r| r.err().map(|e| e.to_string()))
+                    .collect();
+                if failed.is_empty() {
+                    tracing::info!(deleted = ids.len(), "upstream subscriptions deleted");
+                } else {
+                    tracing::warn!(
+                        failed = failed.len(),
+                        "some upstream subscriptions were not deleted: {}",
+                        failed.join("; ")
+                    );
+                }
+            }
+            Err(_) => tracing::warn!(
+                "upstream subscriptions not deleted within {SHUTDOWN_LIMIT:?}; the upstream drops them after failed deliveries"
+            ),
+        }
+        self.broker
+            .stats()
+            .upstream_subscribed
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The resource path for `api`: v1 named the clock-class resource differently.
+fn resource_path(resource: catalog::OranEvent, api: ApiVersion) -> &'static str {
+    if api == ApiVersion::V1 {
+        if let Some(old) = resource.aliases().iter().find(|a| a.starts_with('/')) {
+            return old;
+        }
+    }
+    resource.resource()
+}
+
+/// HTTP clients drop `.` segments, so the upstream may store or echo the
+/// StarlingX `/./node/...` form either way; compare without them.
+fn normalize(address: &str) -> String {
+    address.replace("/./", "/").trim_end_matches('/').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_compare_without_dot_segments() {
+        assert_eq!(
+            normalize("/./n1/sync/ptp-status/lock-state"),
+            normalize("/n1/sync/ptp-status/lock-state")
+        );
+    }
+
+    #[test]
+    fn v1_uses_the_old_clock_class_path() {
+        assert_eq!(
+            resource_path(catalog::PTP_CLOCK_CLASS, ApiVersion::V1),
+            "/sync/ptp-status/ptp-clock-class-change"
+        );
+        assert_eq!(
+            resource_path(catalog::PTP_CLOCK_CLASS, ApiVersion::V2),
+            "/sync/ptp-status/clock-class"
+        );
+    }
+}
