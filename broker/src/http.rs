@@ -11,7 +11,8 @@
 //!   binary-mode (`ce-specversion` header) CloudEvent → 204 once every event
 //!   of the request is stored and queued; an empty body → 204 (the v1
 //!   endpoint check);
-//! - 400 unusable event (one-line reason), 413 body over `max_body`, 415
+//! - 400 unusable event (one-line reason; only the O-RAN `event.sync.*`
+//!   types are taken here), 413 body over `max_body`, 415
 //!   other media type, 404 other path, 405 other method;
 //! - `GET /health` → 200 `OK`.
 //!
@@ -244,6 +245,13 @@ impl Receiver {
             check_media_type(headers)?;
             cloudevent::parse_structured(body).map_err(|e| bad(&e))?
         };
+        // The upstream speaks O-RAN only; application types come over ZeroMQ.
+        if let Some(other) = events.iter().find(|e| e.event_type.oran().is_none()) {
+            return Err(bad(&format_args!(
+                "unknown event type {:?}: this receiver takes the O-RAN event.sync.* types; emit application events over ZeroMQ",
+                other.event_type.as_str()
+            )));
+        }
         let count = events.len() as u64;
         match self.broker.accept_all(events, Origin::Upstream) {
             Ok(_) => {
