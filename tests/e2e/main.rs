@@ -1,1 +1,13 @@
+//! End-to-end tests: real `ptp-broker` processes, real client processes
+//! (`probe-client`), real sockets.
+//!
+//! - `fabric`: every process gets exactly its types, once (issue: the fabric);
+//! - `bad_input`: wrong frames, garbage and attacks are counted, never fatal;
+//! - `cli`: the terminal tools and configuration errors;
+//! - `resilience`: late joiners, gaps, broker restarts, many clients.
 
+mod bad_input;
+mod cli;
+mod fabric;
+mod resilience;
+mod util;
