@@ -4,10 +4,12 @@
 //! - `fabric`: every process gets exactly its types, once (issue: the fabric);
 //! - `bad_input`: wrong frames, garbage and attacks are counted, never fatal;
 //! - `cli`: the terminal tools and configuration errors;
-//! - `resilience`: late joiners, gaps, broker restarts, many clients.
+//! - `resilience`: late joiners, gaps, broker restarts, many clients;
+//! - `upstream`: following the upstream simulator, through its restarts and ours.
 
 mod bad_input;
 mod cli;
 mod fabric;
 mod resilience;
+mod upstream;
 mod util;
