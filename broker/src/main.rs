@@ -66,20 +66,24 @@ struct Settings {
     /// Do not serve the HTTP receiver (key: http.enabled = false).
     #[arg(long)]
     no_http: bool,
-    /// Subscribe to this O-RAN event API, prefix included, e.g.
-    /// http://127.0.0.1:9043/api/ocloudNotifications/v2 (key: upstream.url).
+    /// Subscribe to this O-RAN event API, e.g.
+    /// http://127.0.0.1:9043/api/ocloudNotifications/v2; without a version in
+    /// the path the known prefixes are probed (key: upstream.url).
     #[arg(long, value_name = "URL", conflicts_with = "kube")]
     upstream: Option<String>,
     /// API version of the upstream: v1, v2 or auto [default: auto] (key: upstream.api).
     #[arg(long, value_name = "VERSION", value_parser = ["v1", "v2", "auto"])]
     api: Option<String>,
-    /// Node name in resource addresses [default: NODE_NAME, else the hostname] (key: upstream.node).
+    /// Node name in resource addresses [default: kube.node_name, then NODE_NAME, then the
+    /// hostname] (key: upstream.node).
     #[arg(long, value_name = "NAME")]
     node: Option<String>,
     /// Resource address form: redhat or starlingx [default: redhat] (key: upstream.flavor).
     #[arg(long, value_name = "FLAVOR", value_parser = ["redhat", "starlingx"])]
     flavor: Option<String>,
-    /// EndpointUri to register [default: http://<outbound IP>:<http port><http path>] (key: upstream.callback).
+    /// EndpointUri to register [default: http://IP:<http port><http path>, IP being the
+    /// --http address if it names one, else this host's address towards the upstream
+    /// (with --kube: towards the API server)] (key: upstream.callback).
     #[arg(long, value_name = "URL")]
     callback: Option<String>,
     /// Find the linuxptp-daemon pod of this node through Kubernetes and subscribe to it
