@@ -27,6 +27,8 @@ mod port_forward;
 mod fake_apiserver;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wiring_tests;
 
 use std::path::PathBuf;
 
