@@ -254,8 +254,51 @@ impl Config {
     }
 
     /// The effective configuration as TOML, for `ptp-broker config`.
+    /// Unset optional keys are listed as comments, so every key shows.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+        let printed =
+            toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"));
+        let up = &self.upstream;
+        let kube = &self.kube;
+        let unset: [(&str, bool, &str); 5] = [
+            (
+                "[upstream]",
+                up.url.is_none(),
+                "# url = \"http://HOST:9043/api/ocloudNotifications/v2\"  (unset: no upstream)",
+            ),
+            (
+                "[upstream]",
+                up.node.is_none(),
+                "# node = \"NAME\"  (unset: kube.node_name, NODE_NAME, hostname)",
+            ),
+            (
+                "[upstream]",
+                up.callback.is_none(),
+                "# callback = \"http://IP:PORT/event\"  (unset: this host's IP towards the upstream)",
+            ),
+            (
+                "[kube]",
+                kube.node_name.is_none(),
+                "# node_name = \"NAME\"  (unset: NODE_NAME, hostname)",
+            ),
+            (
+                "[kube]",
+                kube.kubeconfig.is_none(),
+                "# kubeconfig = \"FILE\"  (unset: KUBECONFIG, ~/.kube/config, in-cluster)",
+            ),
+        ];
+        let mut out = String::with_capacity(printed.len() + 512);
+        for line in printed.lines() {
+            out.push_str(line);
+            out.push('\n');
+            for (section, is_unset, hint) in unset {
+                if line == section && is_unset {
+                    out.push_str(hint);
+                    out.push('\n');
+                }
+            }
+        }
+        out
     }
 }
 

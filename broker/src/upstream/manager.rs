@@ -223,6 +223,7 @@ impl Manager {
                 }
             }
         }
+        self.delete_duplicates(&rest, &listed).await;
         if lost > 0 {
             tracing::warn!(
                 lost,
@@ -239,6 +240,31 @@ impl Manager {
             .upstream_subscribed
             .store(subscribed, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Subscriptions with our callback and a wanted address that we did not
+    /// adopt are duplicates (an earlier run that raced, a manual POST): the
+    /// upstream would deliver every event twice, so delete them.
+    async fn delete_duplicates(&self, rest: &Rest, listed: &[Subscription]) {
+        for s in listed.iter().filter(|s| s.endpoint == self.callback) {
+            let adopted = self
+                .wanted
+                .iter()
+                .any(|w| w.id.as_deref() == Some(s.id.as_str()));
+            let wanted = self
+                .wanted
+                .iter()
+                .any(|w| normalize(&w.address) == normalize(&s.resource));
+            if adopted || !wanted {
+                continue;
+            }
+            match rest.delete(&s.id).await {
+                Ok(()) => {
+                    tracing::info!(resource = %s.resource, id = %s.id, "deleted duplicate subscription")
+                }
+                Err(e) => tracing::debug!("cannot delete duplicate {}: {e}", s.id),
+            }
+        }
     }
 
     /// Our subscription in `listed` for wanted resource `i`: same
