@@ -17,6 +17,7 @@ use std::time::Duration;
 use proto::Origin;
 use tokio_util::sync::CancellationToken;
 
+use super::address::{normalize, resource_path};
 use super::kube::PortForward;
 use super::resolve::Target;
 use super::rest::{Rest, RestError, Subscribed, Subscription, http_client};
@@ -189,6 +190,10 @@ impl Manager {
         };
         let mut listed = rest.list().await?;
         let mut lost = 0;
+        // A refusal of one resource (say a 400 because the initial
+        // notification failed) must not keep the others unsubscribed; an
+        // unreachable upstream ends the pass at once.
+        let mut refused = None;
         for i in 0..self.wanted.len() {
             if self.wanted[i].unsupported {
                 continue;
@@ -201,7 +206,15 @@ impl Manager {
                 lost += 1;
             }
             let address = self.wanted[i].address.clone();
-            match rest.subscribe(&address, &self.callback).await? {
+            let answer = match rest.subscribe(&address, &self.callback).await {
+                Ok(answer) => answer,
+                Err(e @ RestError::Status { .. }) => {
+                    refused = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            match answer {
                 Subscribed::Created(sub) => {
                     tracing::debug!(resource = %address, id = %sub.id, "subscribed");
                     self.adopt(&rest, i, sub.id).await;
@@ -239,7 +252,7 @@ impl Manager {
             .stats()
             .upstream_subscribed
             .store(subscribed, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
+        refused.map_or(Ok(()), Err)
     }
 
     /// Subscriptions with our callback and a wanted address that we did not
@@ -365,46 +378,5 @@ impl Manager {
             .stats()
             .upstream_subscribed
             .store(0, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// The resource path for `api`: v1 named the clock-class resource differently.
-fn resource_path(resource: catalog::OranEvent, api: ApiVersion) -> &'static str {
-    if api == ApiVersion::V1 {
-        if let Some(old) = resource.aliases().iter().find(|a| a.starts_with('/')) {
-            return old;
-        }
-    }
-    resource.resource()
-}
-
-/// HTTP clients drop `.` segments, so the upstream may store or echo the
-/// StarlingX `/./node/...` form either way; compare without them.
-fn normalize(address: &str) -> String {
-    address.replace("/./", "/").trim_end_matches('/').to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_compare_without_dot_segments() {
-        assert_eq!(
-            normalize("/./n1/sync/ptp-status/lock-state"),
-            normalize("/n1/sync/ptp-status/lock-state")
-        );
-    }
-
-    #[test]
-    fn v1_uses_the_old_clock_class_path() {
-        assert_eq!(
-            resource_path(catalog::PTP_CLOCK_CLASS, ApiVersion::V1),
-            "/sync/ptp-status/ptp-clock-class-change"
-        );
-        assert_eq!(
-            resource_path(catalog::PTP_CLOCK_CLASS, ApiVersion::V2),
-            "/sync/ptp-status/clock-class"
-        );
     }
 }

@@ -4,9 +4,10 @@
 //! Layout: this file holds the `[upstream]` and `[kube]` configuration
 //! sections; [`manager`] keeps the subscriptions alive (subscribe, adopt,
 //! verify, re-subscribe, delete at shutdown); [`rest`] speaks the v1 and v2
-//! REST shapes; [`resolve`] turns the configuration into a URL and a callback
+//! REST shapes; `address` builds and compares resource addresses; [`resolve`] turns the configuration into a URL and a callback
 //! at start-up (with `--kube`, through [`kube`] discovery and port-forward).
 
+mod address;
 pub mod kube;
 pub mod manager;
 pub mod resolve;
