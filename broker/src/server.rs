@@ -266,3 +266,52 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
     server.run(shutdown).await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ready_line_has_http_before_epoch_only_when_enabled() {
+        let mut ready = Ready {
+            emit: "tcp://127.0.0.1:1".into(),
+            publish: "tcp://127.0.0.1:2".into(),
+            query: "tcp://127.0.0.1:3".into(),
+            http: Some("127.0.0.1:4".into()),
+            epoch: 5,
+        };
+        assert_eq!(
+            ready.to_string(),
+            "ptp-broker ready emit=tcp://127.0.0.1:1 pub=tcp://127.0.0.1:2 query=tcp://127.0.0.1:3 http=127.0.0.1:4 epoch=5"
+        );
+        ready.http = None;
+        assert_eq!(
+            ready.to_string(),
+            "ptp-broker ready emit=tcp://127.0.0.1:1 pub=tcp://127.0.0.1:2 query=tcp://127.0.0.1:3 epoch=5"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_busy_http_port_fails_the_start_clearly() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = taken.local_addr().expect("addr");
+        let mut config = Config {
+            emit: "tcp://127.0.0.1:0".into(),
+            publish: "tcp://127.0.0.1:0".into(),
+            query: "tcp://127.0.0.1:0".into(),
+            ..Config::default()
+        };
+        config.http.listen = addr.to_string();
+        let err = Server::bind(config)
+            .await
+            .err()
+            .expect("port taken")
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "cannot bind http endpoint {addr}: address already in use"
+            )),
+            "{err}"
+        );
+    }
+}
