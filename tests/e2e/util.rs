@@ -174,8 +174,11 @@ impl Broker {
                 None => Err(format!("unexpected first line {line:?}")),
             },
             Err(_) => {
-                let status = broker.child.wait().ok();
-                let err: Vec<String> = broker.stderr.try_iter().collect();
+                // Exited (or hung: then killed); its stderr is complete at EOF.
+                let status = broker.child.try_wait().ok().flatten();
+                let _ = broker.child.kill();
+                let _ = broker.child.wait();
+                let err: Vec<String> = broker.stderr.iter().collect();
                 Err(format!("exit {status:?}, stderr: {}", err.join("\n")))
             }
         }
@@ -299,11 +302,12 @@ impl Probe {
             let left = DEADLINE.checked_sub(start.elapsed()).unwrap_or_default();
             match self.lines.recv_timeout(left) {
                 Ok(v) => {
+                    self.seen.push(v.clone());
                     assert_ne!(
                         v["kind"], "error",
-                        "probe reported an error while waiting for {what}: {v}"
+                        "probe reported an error while waiting for {what}: {:#?}",
+                        self.seen
                     );
-                    self.seen.push(v.clone());
                     if pred(&v) {
                         return v;
                     }
