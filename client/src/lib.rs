@@ -1,1 +1,404 @@
-//! placeholder
+//! Register callbacks for the node's PTP sync events, and emit events, through
+//! the node's `ptp-broker`.
+//!
+//! ```no_run
+//! use proto::Event;
+//!
+//! // Runs on the client's own thread for every OS clock event: first the
+//! // current state (marked Delivery::Initial), then each change.
+//! let id = client::register(catalog::OS_CLOCK_SYNC, |event: &Event| {
+//!     println!("OS clock is now {:?}", event.state());
+//! })?;
+//!
+//! // Tests and tools inject synthetic events.
+//! client::emit(catalog::OS_CLOCK_SYNC, "HOLDOVER".parse()?)?;
+//!
+//! // Is the broker there? (Silence is not LOCKED.)
+//! println!("{:?}", client::status());
+//! client::unregister(catalog::OS_CLOCK_SYNC, id)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The free functions use one default [`Client`], started on first use with
+//! endpoints from `PTP_BROKER_EMIT`, `PTP_BROKER_PUB`, `PTP_BROKER_QUERY` or
+//! the defaults. Build a [`Client`] yourself for other endpoints, and use
+//! [`Client::subscribe`] for an async `Stream` of events.
+//!
+//! Layout: [`config`] says where the broker is; `io` is the actor on the
+//! client's background thread that owns the SUB socket, tracks epoch,
+//! sequence and heartbeats, and repairs gaps; `registry` holds each
+//! registration's queue and what it has seen; `emit` owns the PUSH socket;
+//! `query` makes one request to the query endpoint; [`stream`] is the async
+//! face; [`status`] the link state and counters.
+#![deny(missing_docs)]
+
+pub mod config;
+mod emit;
+mod error;
+mod io;
+mod query;
+mod registry;
+pub mod status;
+pub mod stream;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, mpsc as std_mpsc};
+
+use catalog::EventType;
+use proto::query::Request;
+use proto::{Content, Event, frame};
+use tokio::sync::{mpsc, oneshot};
+
+pub use catalog;
+pub use config::ClientConfig;
+pub use error::Error;
+pub use proto;
+pub use registry::RegistrationId;
+pub use status::{ClientStats, Status};
+pub use stream::EventStream;
+
+/// A connection to one broker. Cheap to clone; all clones share one
+/// background thread, which ends when the last clone is dropped.
+#[derive(Clone)]
+pub struct Client {
+    config: ClientConfig,
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedSender<io::Command>,
+    emits: mpsc::Sender<emit::EmitJob>,
+    /// Runs queries for `current` on the I/O thread.
+    handle: tokio::runtime::Handle,
+}
+
+/// State the actor and the callers both read.
+pub(crate) struct Shared {
+    status: Mutex<Status>,
+    stats: Mutex<ClientStats>,
+    next_id: AtomicU64,
+    /// Makes sync tokens unique across clients in one process.
+    nonce: u64,
+    status_tx: Mutex<std_mpsc::Sender<StatusMsg>>,
+}
+
+enum StatusMsg {
+    Watch(Box<dyn Fn(Status) + Send>),
+    Changed(Status),
+}
+
+impl Shared {
+    pub(crate) fn count(&self, f: impl FnOnce(&mut ClientStats)) {
+        f(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        *self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn set_status(&self, status: Status) {
+        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+        let _ = self
+            .status_tx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(StatusMsg::Changed(status));
+    }
+}
+
+impl Client {
+    /// Start a client (its background thread) for `config`. Nothing is
+    /// connected until the first register, emit or query.
+    pub fn new(config: ClientConfig) -> Result<Client, Error> {
+        static NONCE: AtomicU64 = AtomicU64::new(0);
+        let (status_tx, status_rx) = std_mpsc::channel();
+        let shared = Arc::new(Shared {
+            status: Mutex::new(Status::Connecting),
+            stats: Mutex::new(ClientStats::default()),
+            next_id: AtomicU64::new(1),
+            nonce: NONCE.fetch_add(1, Ordering::Relaxed),
+            status_tx: Mutex::new(status_tx),
+        });
+        spawn_status_thread(status_rx)?;
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (emits, emit_rx) = mpsc::channel(1024);
+        let (handle_tx, handle_rx) = std_mpsc::channel();
+        let io = io::Io::new(config.clone(), shared.clone());
+        let (emit_endpoint, timeout) = (config.emit.clone(), config.timeout);
+        std::thread::Builder::new()
+            .name("ptp-broker-client".to_owned())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!("client runtime: {e}");
+                        return;
+                    }
+                };
+                let _ = handle_tx.send(runtime.handle().clone());
+                runtime.spawn(emit::run(emit_rx, emit_endpoint, timeout));
+                runtime.block_on(io.run(command_rx));
+            })
+            .map_err(|_| Error::Closed)?;
+        let handle = handle_rx.recv().map_err(|_| Error::Closed)?;
+        Ok(Client {
+            config,
+            shared,
+            commands,
+            emits,
+            handle,
+        })
+    }
+
+    /// This client's settings.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Call `callback` for every event of `event_type`, on a thread of its own.
+    ///
+    /// Returns once the registration is in effect: the callback has been
+    /// given the current state of that type (if the broker has one, marked
+    /// [`proto::Delivery::Initial`]) and will see every later event. An event
+    /// emitted after this returns is not missed. Errors if the broker does not
+    /// answer within the configured timeout; nothing stays registered then.
+    pub fn register<F>(
+        &self,
+        event_type: impl Into<EventType>,
+        callback: F,
+    ) -> Result<RegistrationId, Error>
+    where
+        F: Fn(&Event) + Send + 'static,
+    {
+        let id = self.next_id();
+        let registration = registry::Registration::with_callback(
+            id,
+            event_type.into(),
+            Box::new(callback),
+            self.config.callback_queue,
+            self.shared.clone(),
+        )
+        .map_err(|_| Error::Closed)?;
+        self.wait(|reply| io::Command::Register {
+            registration,
+            reply,
+        })
+    }
+
+    /// Stop calling the callback registered as `id` for `event_type`.
+    pub fn unregister(
+        &self,
+        event_type: impl Into<EventType>,
+        id: RegistrationId,
+    ) -> Result<(), Error> {
+        let event_type = event_type.into();
+        self.wait(|reply| io::Command::Unregister {
+            event_type,
+            id: Some(id),
+            reply,
+        })
+        .map(|_| ())
+    }
+
+    /// Remove every registration of `event_type`; returns how many there were.
+    pub fn unregister_all(&self, event_type: impl Into<EventType>) -> Result<usize, Error> {
+        let event_type = event_type.into();
+        self.wait(|reply| io::Command::Unregister {
+            event_type,
+            id: None,
+            reply,
+        })
+    }
+
+    /// Emit a synthetic event of `event_type` with `content` (e.g.
+    /// `"HOLDOVER".parse()?`). `Ok` means it was handed to a live connection
+    /// to the broker; an error means it was not sent.
+    pub fn emit(&self, event_type: impl Into<EventType>, content: Content) -> Result<(), Error> {
+        self.emit_event(&Event::synthetic(event_type.into(), content))
+    }
+
+    /// Emit a fully built event (its stamps are ignored: the broker stamps).
+    pub fn emit_event(&self, event: &Event) -> Result<(), Error> {
+        let frames = frame::encode_event(event).map_err(|e| Error::Protocol(e.to_string()))?;
+        let (reply, rx) = oneshot::channel();
+        self.emits
+            .blocking_send_or_closed(emit::EmitJob { frames, reply })?;
+        futures::executor::block_on(rx).map_err(|_| Error::Closed)?
+    }
+
+    /// Emit, from async code.
+    pub async fn emit_async(&self, event: &Event) -> Result<(), Error> {
+        let frames = frame::encode_event(event).map_err(|e| Error::Protocol(e.to_string()))?;
+        let (reply, rx) = oneshot::channel();
+        self.emits
+            .send(emit::EmitJob { frames, reply })
+            .await
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// The broker's current state of `event_type`: the latest event per
+    /// resource (the O-RAN "pull"). Empty if the broker has none.
+    pub fn current(&self, event_type: impl Into<EventType>) -> Result<Vec<Event>, Error> {
+        let request = Request::State {
+            types: vec![event_type.into().to_string()],
+            prefix: String::new(),
+        };
+        self.query(request).map(|reply| reply.events)
+    }
+
+    /// The current state of every type (or of the types starting with `prefix`).
+    pub fn current_all(&self, prefix: &str) -> Result<Vec<Event>, Error> {
+        let request = Request::State {
+            types: Vec::new(),
+            prefix: prefix.to_owned(),
+        };
+        self.query(request).map(|reply| reply.events)
+    }
+
+    /// The broker's counters.
+    pub fn broker_stats(&self) -> Result<std::collections::BTreeMap<String, u64>, Error> {
+        self.query(Request::Stats).map(|reply| reply.counters)
+    }
+
+    fn query(&self, request: Request) -> Result<proto::query::Reply, Error> {
+        let (endpoint, timeout) = (self.config.query.clone(), self.config.timeout);
+        let task = self
+            .handle
+            .spawn(async move { query::request(&endpoint, &request, timeout).await });
+        futures::executor::block_on(task).map_err(|_| Error::Closed)?
+    }
+
+    /// An async stream of the events of `event_type`, starting with the
+    /// current state. Same guarantees as [`Client::register`].
+    pub async fn subscribe(&self, event_type: impl Into<EventType>) -> Result<EventStream, Error> {
+        let id = self.next_id();
+        let (tx, rx) = mpsc::channel(self.config.callback_queue);
+        let registration = registry::Registration::with_stream(id, event_type.into(), tx);
+        let (reply, reply_rx) = oneshot::channel();
+        self.commands
+            .send(io::Command::Register {
+                registration,
+                reply,
+            })
+            .map_err(|_| Error::Closed)?;
+        let id = reply_rx.await.map_err(|_| Error::Closed)??;
+        Ok(EventStream { id, rx })
+    }
+
+    /// The link to the broker, as of the last heartbeat check.
+    pub fn status(&self) -> Status {
+        self.shared.status()
+    }
+
+    /// Call `callback` (on a status thread) whenever the status changes:
+    /// `Lost` when heartbeats stop, `Connected` when they return or a
+    /// restarted broker is found.
+    pub fn on_status<F: Fn(Status) + Send + 'static>(&self, callback: F) {
+        let _ = self
+            .shared
+            .status_tx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(StatusMsg::Watch(Box::new(callback)));
+    }
+
+    /// This client's delivery counters (gaps, restarts, repairs…).
+    pub fn stats(&self) -> ClientStats {
+        *self.shared.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn next_id(&self) -> RegistrationId {
+        RegistrationId(self.shared.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn wait<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> io::Command,
+    ) -> Result<T, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .map_err(|_| Error::Closed)?;
+        futures::executor::block_on(rx).map_err(|_| Error::Closed)?
+    }
+}
+
+/// Sending from sync code on a bounded tokio channel without a runtime.
+trait BlockingSend<T> {
+    fn blocking_send_or_closed(&self, value: T) -> Result<(), Error>;
+}
+
+impl<T> BlockingSend<T> for mpsc::Sender<T> {
+    fn blocking_send_or_closed(&self, value: T) -> Result<(), Error> {
+        futures::executor::block_on(self.send(value)).map_err(|_| Error::Closed)
+    }
+}
+
+fn spawn_status_thread(rx: std_mpsc::Receiver<StatusMsg>) -> Result<(), Error> {
+    std::thread::Builder::new()
+        .name("ptp-broker-status".to_owned())
+        .spawn(move || {
+            let mut watchers: Vec<Box<dyn Fn(Status) + Send>> = Vec::new();
+            for msg in rx {
+                match msg {
+                    StatusMsg::Watch(w) => watchers.push(w),
+                    StatusMsg::Changed(status) => {
+                        for w in &watchers {
+                            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w(status)))
+                                .is_err()
+                            {
+                                tracing::error!("status callback panicked");
+                            }
+                        }
+                    }
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|_| Error::Closed)
+}
+
+/// The client the free functions use, started on first use from the environment.
+pub fn default_client() -> Result<&'static Client, Error> {
+    static DEFAULT: OnceLock<Client> = OnceLock::new();
+    if let Some(c) = DEFAULT.get() {
+        return Ok(c);
+    }
+    let client = Client::new(ClientConfig::from_env())?;
+    Ok(DEFAULT.get_or_init(|| client))
+}
+
+/// [`Client::register`] on the default client.
+pub fn register<F>(event_type: impl Into<EventType>, callback: F) -> Result<RegistrationId, Error>
+where
+    F: Fn(&Event) + Send + 'static,
+{
+    default_client()?.register(event_type, callback)
+}
+
+/// [`Client::unregister`] on the default client.
+pub fn unregister(event_type: impl Into<EventType>, id: RegistrationId) -> Result<(), Error> {
+    default_client()?.unregister(event_type, id)
+}
+
+/// [`Client::emit`] on the default client.
+pub fn emit(event_type: impl Into<EventType>, content: Content) -> Result<(), Error> {
+    default_client()?.emit(event_type, content)
+}
+
+/// [`Client::current`] on the default client.
+pub fn current(event_type: impl Into<EventType>) -> Result<Vec<Event>, Error> {
+    default_client()?.current(event_type)
+}
+
+/// [`Client::status`] of the default client.
+pub fn status() -> Status {
+    default_client().map_or(Status::Connecting, Client::status)
+}
+
+/// [`Client::on_status`] on the default client.
+pub fn on_status<F: Fn(Status) + Send + 'static>(callback: F) -> Result<(), Error> {
+    default_client()?.on_status(callback);
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! The broker's configuration: built-in defaults < TOML file < environment
+//! `PTP_BROKER_*` < command-line flags, read once at start-up and validated
+//! there, so a mistake fails the start, not the run.
+//!
+//! The endpoint keys are `emit`, `pub` and `query` so that the same
+//! environment (`PTP_BROKER_EMIT`, `PTP_BROKER_PUB`, `PTP_BROKER_QUERY`)
+//! configures the broker and every client on the node.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Default PULL endpoint clients emit to (LEAP's `emit_addr`).
+pub const DEFAULT_EMIT: &str = "tcp://127.0.0.1:9000";
+/// Default PUB endpoint clients subscribe to (LEAP's `reg_addr`).
+pub const DEFAULT_PUB: &str = "tcp://127.0.0.1:9001";
+/// Default query endpoint (current state, sync markers, counters).
+pub const DEFAULT_QUERY: &str = "tcp://127.0.0.1:9002";
+/// Default HTTP receiver address: every interface, because the upstream
+/// daemon posts from the host network to the node's IP.
+pub const DEFAULT_HTTP_LISTEN: &str = "0.0.0.0:8989";
+
+/// Everything the broker reads at start-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// ZeroMQ PULL endpoint that receives events from `client::emit` (tcp:// or ipc://).
+    pub emit: String,
+    /// ZeroMQ PUB endpoint that publishes every accepted event and the heartbeats.
+    #[serde(rename = "pub")]
+    pub publish: String,
+    /// ZeroMQ ROUTER endpoint that answers current-state, sync and stats queries.
+    pub query: String,
+    /// Heartbeat interval on PUB, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// Largest event body accepted from any source, in bytes.
+    pub max_body: usize,
+    /// Events the PUB sink may hold before it drops (and counts) the newest.
+    pub publish_queue: usize,
+    /// The HTTP receiver for upstream pushes.
+    pub http: HttpConfig,
+    /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing filter). `RUST_LOG` wins.
+    pub log: String,
+}
+
+/// The HTTP receiver the upstream POSTs events to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Serve the receiver at all.
+    pub enabled: bool,
+    /// Address to listen on.
+    pub listen: String,
+    /// Path events are POSTed to.
+    pub path: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            emit: DEFAULT_EMIT.to_owned(),
+            publish: DEFAULT_PUB.to_owned(),
+            query: DEFAULT_QUERY.to_owned(),
+            heartbeat_ms: 1000,
+            max_body: proto::frame::DEFAULT_MAX_BODY,
+            publish_queue: 65_536,
+            http: HttpConfig::default(),
+            log: "info".to_owned(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            enabled: true,
+            listen: DEFAULT_HTTP_LISTEN.to_owned(),
+            path: "/event".to_owned(),
+        }
+    }
+}
+
+/// A configuration that cannot be used, with the reason.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file, environment or flags could not be read or merged.
+    #[error("{0}")]
+    Load(#[from] config::ConfigError),
+    /// A value is out of range or malformed.
+    #[error("invalid {key}: {reason}")]
+    Invalid {
+        /// The key, as written in the TOML file.
+        key: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Merge the layers: defaults, then `file` (TOML) if given, then the
+    /// `PTP_BROKER_*` environment (nested keys with `__`, e.g.
+    /// `PTP_BROKER_HTTP__LISTEN`), then `overrides` (key, value) from flags.
+    /// Unknown keys in any layer are an error.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &[(&str, String)],
+    ) -> Result<Config, ConfigError> {
+        let defaults = config::Config::try_from(&Config::default())?;
+        let mut builder = config::Config::builder().add_source(defaults);
+        if let Some(path) = file {
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+        }
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("PTP_BROKER_"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("PTP_BROKER")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        for (key, value) in overrides {
+            builder = builder.set_override(*key, value.as_str())?;
+        }
+        let config: Config = builder.build()?.try_deserialize()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Check what serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, endpoint) in [
+            ("emit", &self.emit),
+            ("pub", &self.publish),
+            ("query", &self.query),
+        ] {
+            check_endpoint(endpoint).map_err(|reason| ConfigError::Invalid { key, reason })?;
+        }
+        let endpoints = [&self.emit, &self.publish, &self.query];
+        for (i, a) in endpoints.iter().enumerate() {
+            // Port 0 asks the kernel for a free port, so equal ":0" entries differ once bound.
+            if !a.ends_with(":0") && endpoints[i + 1..].contains(a) {
+                return Err(ConfigError::Invalid {
+                    key: "emit",
+                    reason: format!("{a:?} is used twice: emit, pub and query must differ"),
+                });
+            }
+        }
+        if !(10..=60_000).contains(&self.heartbeat_ms) {
+            return Err(ConfigError::Invalid {
+                key: "heartbeat_ms",
+                reason: format!("{} is outside 10..=60000", self.heartbeat_ms),
+            });
+        }
+        if !(512..=16 * 1024 * 1024).contains(&self.max_body) {
+            return Err(ConfigError::Invalid {
+                key: "max_body",
+                reason: format!("{} is outside 512..=16777216 bytes", self.max_body),
+            });
+        }
+        if self.publish_queue == 0 {
+            return Err(ConfigError::Invalid {
+                key: "publish_queue",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if self.http.enabled {
+            self.http
+                .listen
+                .parse::<SocketAddr>()
+                .map_err(|e| ConfigError::Invalid {
+                    key: "http.listen",
+                    reason: format!("{:?}: {e} (want IP:PORT)", self.http.listen),
+                })?;
+            if !self.http.path.starts_with('/') {
+                return Err(ConfigError::Invalid {
+                    key: "http.path",
+                    reason: format!("{:?} must start with '/'", self.http.path),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The heartbeat interval.
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms)
+    }
+
+    /// The effective configuration as TOML, for `ptp-broker config`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+}
+
+/// `tcp://HOST:PORT` or `ipc://PATH`, nothing else (the zeromq crate has no inproc).
+pub fn check_endpoint(endpoint: &str) -> Result<(), String> {
+    if let Some(rest) = endpoint.strip_prefix("tcp://") {
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| format!("{endpoint:?} has no port (want tcp://HOST:PORT)"))?;
+        if host.is_empty() {
+            return Err(format!("{endpoint:?} has no host (want tcp://HOST:PORT)"));
+        }
+        port.parse::<u16>()
+            .map_err(|_| format!("{endpoint:?} has a bad port {port:?}"))?;
+        return Ok(());
+    }
+    if let Some(path) = endpoint.strip_prefix("ipc://") {
+        if path.is_empty() {
+            return Err(format!(
+                "{endpoint:?} has no path (want ipc:///path/to/socket)"
+            ));
+        }
+        return Ok(());
+    }
+    Err(format!("{endpoint:?} is not tcp://HOST:PORT or ipc://PATH"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn no_input_gives_the_design_defaults() {
+        let c = Config::load(None, env(&[]), &[]).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.emit, "tcp://127.0.0.1:9000");
+        assert_eq!(c.publish, "tcp://127.0.0.1:9001");
+        assert_eq!(c.query, "tcp://127.0.0.1:9002");
+        assert_eq!(c.http.listen, "0.0.0.0:8989");
+        assert_eq!(c.http.path, "/event");
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_env_flags() {
+        let dir = std::env::temp_dir().join(format!("ptp-broker-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("broker.toml");
+        std::fs::write(
+            &file,
+            "emit = \"ipc:///tmp/e\"\npub = \"tcp://127.0.0.1:7001\"\nheartbeat_ms = 500\n[http]\npath = \"/x\"\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&file),
+            env(&[
+                ("PTP_BROKER_PUB", "tcp://127.0.0.1:7002"),
+                ("PTP_BROKER_HTTP__PATH", "/y"),
+                ("OTHER", "1"),
+            ]),
+            &[("heartbeat_ms", "250".into())],
+        )
+        .unwrap();
+        assert_eq!(c.emit, "ipc:///tmp/e");
+        assert_eq!(c.publish, "tcp://127.0.0.1:7002");
+        assert_eq!(c.http.path, "/y");
+        assert_eq!(c.heartbeat_ms, 250);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let dir =
+            std::env::temp_dir().join(format!("ptp-broker-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, "emitt = \"tcp://127.0.0.1:1\"\n").unwrap();
+        let err = Config::load(Some(&file), env(&[]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("emitt"), "{err}");
+        let err = Config::load(None, env(&[("PTP_BROKER_BOGUS", "1")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bogus"), "{err}");
+        for (key, value, want) in [
+            ("emit", "udp://x:1", "not tcp://"),
+            ("pub", "tcp://127.0.0.1", "no port"),
+            ("query", "ipc://", "no path"),
+            ("heartbeat_ms", "0", "outside"),
+            ("http.listen", "nowhere", "IP:PORT"),
+        ] {
+            let err = Config::load(None, env(&[]), &[(key, value.into())])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{key}={value}: {err}");
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn printed_config_reads_back() {
+        let c = Config::default();
+        let printed = c.to_toml();
+        assert!(
+            printed.contains("pub = \"tcp://127.0.0.1:9001\""),
+            "{printed}"
+        );
+        let back: Config = toml::from_str(&printed).unwrap();
+        assert_eq!(back, c);
+    }
+}

@@ -1,0 +1,99 @@
+//! The query endpoint: a ROUTER that answers current-state, sync and stats
+//! requests (protocol in `proto::query` and docs/PROTOCOL.md).
+//!
+//! ROUTER rather than REP: REP must answer each request before reading the
+//! next, so one client that vanished mid-request would wedge it. ROUTER
+//! keeps every client's envelope and answers each independently; a reply
+//! that cannot be written in a second is dropped, not waited for.
+
+use std::time::Duration;
+
+use proto::query::{self, Reply, Request, Selector};
+use tokio_util::sync::CancellationToken;
+use zeromq::{RouterSocket, SocketRecv, SocketSend, ZmqMessage};
+
+use crate::shared::Broker;
+use crate::stats::{self, RejectLog};
+
+/// Longest sync token accepted.
+const MAX_TOKEN: usize = 256;
+
+/// How long a reply may wait for a slow client.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Answer until `shutdown`.
+pub async fn run(mut socket: RouterSocket, broker: Broker, shutdown: CancellationToken) {
+    let mut log = RejectLog::new("query");
+    loop {
+        let received = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            received = socket.recv() => received,
+        };
+        let Ok(message) = received else { continue };
+        // [identity, (empty delimiter from REQ)?, request]
+        let mut frames = message.into_vec();
+        if frames.len() < 2 {
+            stats::bump(&broker.stats().rejected_query);
+            log.reject(&"request without a body frame");
+            continue;
+        }
+        let body = frames.pop().unwrap_or_default();
+        let reply = match query::decode_request(&body) {
+            Ok(request) => answer(&broker, request),
+            Err(e) => Reply {
+                error: Some(format!("bad request: {e}")),
+                ..Reply::default()
+            },
+        };
+        if reply.error.is_some() {
+            stats::bump(&broker.stats().rejected_query);
+            log.reject(&reply.error.as_deref().unwrap_or_default());
+        } else {
+            stats::bump(&broker.stats().queries);
+        }
+        frames.push(query::encode_reply(&reply).into());
+        let Ok(out) = ZmqMessage::try_from(frames) else {
+            continue;
+        };
+        match tokio::time::timeout(REPLY_TIMEOUT, socket.send(out)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!("query reply not sent: {e}"),
+            Err(_) => tracing::debug!("query reply dropped: client not reading"),
+        }
+    }
+}
+
+fn answer(broker: &Broker, request: Request) -> Reply {
+    let current = |seq, events| Reply {
+        epoch: broker.epoch(),
+        seq,
+        events,
+        ..Reply::default()
+    };
+    let refuse = |error: String| Reply {
+        error: Some(error),
+        epoch: broker.epoch(),
+        ..Reply::default()
+    };
+    match request {
+        Request::State { types, prefix } => match Selector::new(&types, &prefix) {
+            Ok(selector) => {
+                let (seq, events) = broker.snapshot(&selector);
+                current(seq, events)
+            }
+            Err(e) => refuse(e.to_string()),
+        },
+        Request::Sync { token } if token.len() > MAX_TOKEN => {
+            refuse(format!("sync token over {MAX_TOKEN} bytes"))
+        }
+        Request::Sync { token } => match broker.publish_marker(token) {
+            Ok(seq) => current(seq, Vec::new()),
+            Err(e) => refuse(format!("{e}, retry")),
+        },
+        Request::Stats => Reply {
+            counters: broker.stats().snapshot(),
+            ..current(broker.seq(), Vec::new())
+        },
+        _ => refuse("unsupported op".to_owned()),
+    }
+}

@@ -1,0 +1,187 @@
+//! Start-up and lifecycle: bind every socket first (so a bad address fails
+//! the start with a clear error), then run every task until shutdown.
+
+use std::io;
+use std::path::Path;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use zeromq::{PubSocket, PullSocket, RouterSocket, Socket, ZmqError};
+
+use crate::config::Config;
+use crate::shared::Broker;
+use crate::{publish, pull, query};
+
+/// Where the broker actually listens (ports resolved when 0 was asked for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ready {
+    /// PULL endpoint.
+    pub emit: String,
+    /// PUB endpoint.
+    pub publish: String,
+    /// Query endpoint.
+    pub query: String,
+    /// This run's epoch.
+    pub epoch: u64,
+}
+
+impl std::fmt::Display for Ready {
+    /// The line `ptp-broker` prints on stdout when ready; tests parse it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ptp-broker ready emit={} pub={} query={} epoch={}",
+            self.emit, self.publish, self.query, self.epoch
+        )
+    }
+}
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A socket could not be bound.
+    #[error("cannot bind {role} endpoint {endpoint}: {reason}")]
+    Bind {
+        /// emit, pub or query.
+        role: &'static str,
+        /// The endpoint asked for.
+        endpoint: String,
+        /// What the system said, with a hint.
+        reason: String,
+    },
+}
+
+/// A broker with every socket bound, ready to [`run`](Server::run).
+pub struct Server {
+    config: Config,
+    broker: Broker,
+    ready: Ready,
+    publish_queue: mpsc::Receiver<crate::shared::Outgoing>,
+    pub_socket: PubSocket,
+    pull_socket: PullSocket,
+    query_socket: RouterSocket,
+}
+
+impl Server {
+    /// Bind every endpoint of `config`.
+    pub async fn bind(config: Config) -> Result<Server, StartError> {
+        let (tx, publish_queue) = mpsc::channel(config.publish_queue);
+        let broker = Broker::new(tx);
+        let mut pub_socket = PubSocket::new();
+        let publish = bind(&mut pub_socket, "pub", &config.publish).await?;
+        let mut pull_socket = PullSocket::new();
+        let emit = bind(&mut pull_socket, "emit", &config.emit).await?;
+        let mut query_socket = RouterSocket::new();
+        let query = bind(&mut query_socket, "query", &config.query).await?;
+        let ready = Ready {
+            emit,
+            publish,
+            query,
+            epoch: broker.epoch(),
+        };
+        Ok(Server {
+            config,
+            broker,
+            ready,
+            publish_queue,
+            pub_socket,
+            pull_socket,
+            query_socket,
+        })
+    }
+
+    /// Where it listens.
+    pub fn ready(&self) -> &Ready {
+        &self.ready
+    }
+
+    /// The shared state handle (sources that live outside this crate's tasks use it).
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// Serve until `shutdown` is cancelled, then stop every task.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let Server {
+            config,
+            broker,
+            publish_queue,
+            pub_socket,
+            pull_socket,
+            query_socket,
+            ..
+        } = self;
+        let mut tasks = JoinSet::new();
+        tasks.spawn(publish::run(
+            pub_socket,
+            publish_queue,
+            broker.clone(),
+            config.heartbeat(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(pull::run(
+            pull_socket,
+            broker.clone(),
+            config.max_body,
+            shutdown.clone(),
+        ));
+        tasks.spawn(query::run(query_socket, broker.clone(), shutdown.clone()));
+        // Every task runs until shutdown; one ending early is a bug worth
+        // stopping for rather than limping on without, say, the PUB sink.
+        if let Some(Err(e)) = tasks.join_next().await {
+            tracing::error!("broker task failed: {e}");
+        }
+        shutdown.cancel();
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Bind with a message that says what to do about the usual failures.
+async fn bind<S: Socket>(
+    socket: &mut S,
+    role: &'static str,
+    endpoint: &str,
+) -> Result<String, StartError> {
+    let fail = |reason: String| StartError::Bind {
+        role,
+        endpoint: endpoint.to_owned(),
+        reason,
+    };
+    if let Some(path) = endpoint.strip_prefix("ipc://") {
+        remove_stale_ipc(Path::new(path)).map_err(|e| fail(e.to_string()))?;
+    }
+    match socket.bind(endpoint).await {
+        Ok(bound) => Ok(bound.to_string()),
+        Err(ZmqError::Network(e)) if e.kind() == io::ErrorKind::AddrInUse => Err(fail(
+            "address already in use (is another ptp-broker running?)".to_owned(),
+        )),
+        Err(e) => Err(fail(e.to_string())),
+    }
+}
+
+/// An ipc socket file left by a broker that was killed refuses the bind.
+/// Remove it, but only if nobody answers on it: a live broker keeps its file.
+fn remove_stale_ipc(path: &Path) -> io::Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "address already in use (another ptp-broker answers on it)",
+        )),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => std::fs::remove_file(path),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Bind `config` and serve until `shutdown`: what the `ptp-broker` binary and
+/// the tests call.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), StartError> {
+    let server = Server::bind(config).await?;
+    tracing::info!("{}", server.ready());
+    server.run(shutdown).await;
+    Ok(())
+}

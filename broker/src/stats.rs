@@ -1,0 +1,93 @@
+//! Counters: every event accepted, every input refused, every drop.
+//!
+//! Plain atomics, so any task can count without a lock; read as a name →
+//! value map by the query endpoint's `stats` op and `ptp-broker stats`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// The broker's counters. Names are stable: scripts read them.
+        #[derive(Debug, Default)]
+        pub struct Stats {
+            $($(#[$doc])* pub $name: AtomicU64,)*
+        }
+
+        impl Stats {
+            /// Every counter by name.
+            pub fn snapshot(&self) -> BTreeMap<String, u64> {
+                let mut map = BTreeMap::new();
+                $(map.insert(stringify!($name).to_owned(), self.$name.load(Ordering::Relaxed));)*
+                map
+            }
+        }
+    };
+}
+
+counters! {
+    /// Events accepted from the PULL socket.
+    accepted_emit,
+    /// Events accepted from the HTTP receiver.
+    accepted_http,
+    /// Events accepted from the subscription manager (CurrentState seeding).
+    accepted_upstream_pull,
+    /// Frames refused on PULL (wrong frame count, bad topic, bad body, too large…).
+    rejected_emit,
+    /// HTTP requests refused (4xx).
+    rejected_http,
+    /// Events the PUB sink dropped because its queue was full.
+    dropped_publish,
+    /// Messages written to the PUB socket (events, heartbeats, sync markers).
+    published,
+    /// Heartbeats published.
+    heartbeats,
+    /// Query requests answered.
+    queries,
+    /// Query requests refused (malformed).
+    rejected_query,
+}
+
+/// Add one.
+pub fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Logs refused input at most once per second, with how many were not
+/// logged in between: a flood of garbage must not become a flood of logs.
+#[derive(Debug)]
+pub struct RejectLog {
+    what: &'static str,
+    last: Option<std::time::Instant>,
+    suppressed: u64,
+}
+
+impl RejectLog {
+    /// A log for refused `what` (e.g. "emit frame").
+    pub const fn new(what: &'static str) -> RejectLog {
+        RejectLog {
+            what,
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// Log `reason` now, or count it for the next line.
+    pub fn reject(&mut self, reason: &dyn std::fmt::Display) {
+        let now = std::time::Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t).as_secs() < 1)
+        {
+            self.suppressed += 1;
+            return;
+        }
+        tracing::warn!(
+            suppressed = self.suppressed,
+            "rejected {}: {reason}",
+            self.what
+        );
+        self.last = Some(now);
+        self.suppressed = 0;
+    }
+}

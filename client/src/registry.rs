@@ -1,0 +1,230 @@
+//! Registrations: who gets which events, and what each has already seen.
+//!
+//! Each registration has its own bounded queue and its own consumer (a
+//! worker thread running the callback, or an async stream), so a slow or
+//! panicking callback delays nobody else. Each also remembers, per resource
+//! address, the last event it was given: that is what makes a repair (after
+//! a gap, a broker restart or its own overflow) deliver only what it has not
+//! seen, never a duplicate.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, mpsc as std_mpsc};
+
+use catalog::EventType;
+use proto::{Delivery, Event};
+use tokio::sync::mpsc;
+
+use crate::Shared;
+
+/// A callback as the client stores it.
+pub(crate) type Callback = Box<dyn Fn(&Event) + Send + 'static>;
+
+/// Identifies one registration, for [`crate::Client::unregister`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RegistrationId(pub(crate) u64);
+
+impl RegistrationId {
+    /// The number, for logs.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for RegistrationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Where a registration's events go.
+pub(crate) enum Sink {
+    /// A worker thread that runs the callback.
+    Thread(std_mpsc::SyncSender<Event>),
+    /// An async stream.
+    Stream(mpsc::Sender<Event>),
+}
+
+/// What happened to an offered event.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Offer {
+    Sent,
+    /// Already seen (same or older), not sent.
+    Seen,
+    /// The queue is full: not sent.
+    Full,
+    /// The consumer is gone (stream dropped).
+    Closed,
+}
+
+/// The last event a registration was given for one resource.
+struct Mark {
+    epoch: u64,
+    seq: u64,
+    id: String,
+}
+
+pub(crate) struct Registration {
+    pub(crate) id: RegistrationId,
+    pub(crate) event_type: EventType,
+    sink: Sink,
+    seen: HashMap<String, Mark>,
+    /// The queue overflowed: live events are not offered until a repair from
+    /// the cache has caught it up.
+    pub(crate) lagged: bool,
+}
+
+impl Registration {
+    /// A registration whose callback runs on its own thread.
+    pub(crate) fn with_callback(
+        id: RegistrationId,
+        event_type: EventType,
+        callback: Callback,
+        capacity: usize,
+        shared: Arc<Shared>,
+    ) -> std::io::Result<Registration> {
+        let (tx, rx) = std_mpsc::sync_channel::<Event>(capacity);
+        std::thread::Builder::new()
+            .name(format!("ptp-callback-{}", id.0))
+            .spawn(move || {
+                // Ends when the registration (the sender) is dropped.
+                for event in rx {
+                    if catch_unwind(AssertUnwindSafe(|| callback(&event))).is_err() {
+                        shared.count(|s| s.panics += 1);
+                        tracing::error!(
+                            registration = id.0,
+                            "callback panicked; it stays registered"
+                        );
+                    }
+                }
+            })?;
+        Ok(Registration::new(id, event_type, Sink::Thread(tx)))
+    }
+
+    /// A registration that feeds an async stream.
+    pub(crate) fn with_stream(
+        id: RegistrationId,
+        event_type: EventType,
+        tx: mpsc::Sender<Event>,
+    ) -> Registration {
+        Registration::new(id, event_type, Sink::Stream(tx))
+    }
+
+    fn new(id: RegistrationId, event_type: EventType, sink: Sink) -> Registration {
+        Registration {
+            id,
+            event_type,
+            sink,
+            seen: HashMap::new(),
+            lagged: false,
+        }
+    }
+
+    /// Has this registration not yet been given `event` or anything newer
+    /// for the same resource? Within one broker run that is a higher seq;
+    /// across runs (seqs restart) it is a different event id.
+    pub(crate) fn is_new(&self, event: &Event) -> bool {
+        match self.seen.get(event.resource_address()) {
+            None => true,
+            Some(m) if m.epoch == event.meta.epoch => event.meta.seq > m.seq,
+            Some(m) => event.id != m.id,
+        }
+    }
+
+    /// Is the consumer gone (a dropped stream)?
+    pub(crate) fn is_closed(&self) -> bool {
+        match &self.sink {
+            Sink::Thread(_) => false,
+            Sink::Stream(tx) => tx.is_closed(),
+        }
+    }
+
+    /// Offer `event` marked `delivery`, unless it was seen already.
+    pub(crate) fn offer(&mut self, event: &Event, delivery: Delivery) -> Offer {
+        if !self.is_new(event) {
+            return Offer::Seen;
+        }
+        let mut out = event.clone();
+        out.delivery = delivery;
+        let result = match &self.sink {
+            Sink::Thread(tx) => tx
+                .try_send(out)
+                .map_err(|e| matches!(e, std_mpsc::TrySendError::Full(_))),
+            Sink::Stream(tx) => tx
+                .try_send(out)
+                .map_err(|e| matches!(e, mpsc::error::TrySendError::Full(_))),
+        };
+        match result {
+            Ok(()) => {
+                self.seen.insert(
+                    event.resource_address().to_owned(),
+                    Mark {
+                        epoch: event.meta.epoch,
+                        seq: event.meta.seq,
+                        id: event.id.clone(),
+                    },
+                );
+                Offer::Sent
+            }
+            Err(true) => Offer::Full,
+            Err(false) => Offer::Closed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::Content;
+
+    fn ev(epoch: u64, seq: u64, id: &str, address: &str) -> Event {
+        let mut e = Event::synthetic(
+            catalog::OS_CLOCK_SYNC.into(),
+            Content::parse("LOCKED", Some(address.into())).unwrap(),
+        );
+        e.meta.epoch = epoch;
+        e.meta.seq = seq;
+        e.id = id.into();
+        e
+    }
+
+    #[test]
+    fn dedupe_by_seq_within_a_run_and_by_id_across_runs() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut r = Registration::with_stream(RegistrationId(1), catalog::OS_CLOCK_SYNC.into(), tx);
+        assert_eq!(
+            r.offer(&ev(1, 5, "a", "/x"), Delivery::Initial),
+            Offer::Sent
+        );
+        assert_eq!(r.offer(&ev(1, 5, "a", "/x"), Delivery::Live), Offer::Seen);
+        assert_eq!(r.offer(&ev(1, 4, "z", "/x"), Delivery::Live), Offer::Seen);
+        assert_eq!(
+            r.offer(&ev(1, 3, "b", "/y"), Delivery::Live),
+            Offer::Sent,
+            "other resource"
+        );
+        assert_eq!(
+            r.offer(&ev(2, 1, "a", "/x"), Delivery::Repaired),
+            Offer::Seen,
+            "same event, new run"
+        );
+        assert_eq!(
+            r.offer(&ev(2, 2, "c", "/x"), Delivery::Repaired),
+            Offer::Sent
+        );
+        assert_eq!(rx.try_recv().unwrap().delivery, Delivery::Initial);
+        assert_eq!(rx.try_recv().unwrap().meta.seq, 3);
+        assert_eq!(rx.try_recv().unwrap().delivery, Delivery::Repaired);
+    }
+
+    #[test]
+    fn full_and_closed_queues_are_reported_and_not_marked_seen() {
+        let (tx, rx) = mpsc::channel(1);
+        let mut r = Registration::with_stream(RegistrationId(1), catalog::OS_CLOCK_SYNC.into(), tx);
+        assert_eq!(r.offer(&ev(1, 1, "a", "/x"), Delivery::Live), Offer::Sent);
+        assert_eq!(r.offer(&ev(1, 2, "b", "/x"), Delivery::Live), Offer::Full);
+        assert!(r.is_new(&ev(1, 2, "b", "/x")));
+        drop(rx);
+        assert_eq!(r.offer(&ev(1, 3, "c", "/x"), Delivery::Live), Offer::Closed);
+    }
+}
