@@ -5,7 +5,8 @@
 //! - sends warm-up events at `--warm-rate` until stdin says `go`, so the
 //!   driver can see every subscriber receive before anything is measured;
 //! - sends `--count` events at `--rate`, paced against the clock;
-//! - stdout one JSON line, an `EmitReport`; exit 0.
+//! - stdout one JSON line, an `EmitReport`; then keep the connection open
+//!   until stdin closes, so nothing still queued is lost; exit 0.
 //!
 //! Every event is numbered (`n`, in the id). With `--stamp-seq` the emitter
 //! also sets `meta.seq = n`, for the paths where no broker stamps it.
@@ -138,17 +139,17 @@ impl Sink {
 
     /// Wait until everything sent has left (HTTP: been answered); the count
     /// of failed deliveries.
-    async fn finish(self) -> anyhow::Result<u64> {
+    async fn finish(&mut self) -> anyhow::Result<u64> {
         match self {
             Sink::Zmq(_) => Ok(0),
-            Sink::Nats(mut nats) => {
+            Sink::Nats(nats) => {
                 nats.round_trip()?;
                 Ok(0)
             }
             Sink::Http { queues, workers } => {
-                drop(queues);
+                queues.clear();
                 let mut errors = 0;
-                for worker in workers {
+                for worker in workers.drain(..) {
                     errors += worker.await??;
                 }
                 Ok(errors)
@@ -162,14 +163,10 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(run(&args))?;
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, &report)?;
-    writeln!(out)?;
-    Ok(())
+    runtime.block_on(run(&args))
 }
 
-async fn run(args: &Args) -> anyhow::Result<EmitReport> {
+async fn run(args: &Args) -> anyhow::Result<()> {
     let mut sink = Sink::connect(args).await?;
     println!("ready");
     std::io::stdout().flush()?;
@@ -178,13 +175,13 @@ async fn run(args: &Args) -> anyhow::Result<EmitReport> {
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             match line.as_deref() {
-                Ok("go") => return stdin_go.store(true, Ordering::Release),
+                Ok("go") => stdin_go.store(true, Ordering::Release),
                 Ok(_) => {}
                 Err(_) => break,
             }
         }
-        // The driver is gone: nothing left to emit for.
-        std::process::exit(3);
+        // The driver is done with us (or gone).
+        std::process::exit(0);
     });
 
     let mut n = 1;
@@ -219,12 +216,23 @@ async fn run(args: &Args) -> anyhow::Result<EmitReport> {
         sink.flush()?;
     }
     let errors = sink.finish().await?;
-    Ok(EmitReport {
+    let report = EmitReport {
         first,
         last: first + args.count - 1,
         start_ns,
         end_ns: wire::now_ns(),
         sent_ns: keep_times.then_some(sent_ns),
         errors,
-    })
+    };
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, &report)?;
+    writeln!(out)?;
+    out.flush()?;
+    drop(out);
+    // A ZeroMQ send completes when the message is queued, not delivered:
+    // returning now would drop the socket and maybe the tail. Keep it open
+    // and the runtime running until the driver closes stdin.
+    std::future::pending::<()>().await;
+    drop(sink);
+    Ok(())
 }

@@ -19,6 +19,8 @@ pub struct Env {
     pub logs: PathBuf,
     /// The compiled libzmq forwarder.
     pub forwarder: PathBuf,
+    /// Whether this ptp-broker has the HTTP receiver (`--http`).
+    pub broker_http: bool,
 }
 
 impl Env {
@@ -51,10 +53,16 @@ impl Env {
                 );
             }
         }
+        // The HTTP receiver is newer than the broker itself; ask its --help.
+        let help = Command::new(bin_dir.join("ptp-broker"))
+            .arg("--help")
+            .output()?;
+        let broker_http = String::from_utf8_lossy(&help.stdout).contains("--http");
         Ok(Env {
             bin_dir,
             logs,
             forwarder,
+            broker_http,
         })
     }
 
@@ -127,14 +135,19 @@ impl System {
                     .args(["--emit", "tcp://127.0.0.1:0"])
                     .args(["--publish", "tcp://127.0.0.1:0"])
                     .args(["--query", "tcp://127.0.0.1:0"])
-                    .args(["--http", "127.0.0.1:0"])
                     .env("RUST_LOG", "warn");
+                if env.broker_http {
+                    command.args(["--http", "127.0.0.1:0"]);
+                }
                 let mut proc = Proc::spawn(&name, command, &env.logs)?;
                 let line = proc.expect("ptp-broker ready", deadline)?;
                 let startup = begun.elapsed();
                 Ok(Running {
                     emit: field(&line, "emit").context("emit=")?.to_owned(),
-                    subscribe: field(&line, "publish").context("publish=")?.to_owned(),
+                    subscribe: field(&line, "publish")
+                        .or_else(|| field(&line, "pub"))
+                        .context("publish=")?
+                        .to_owned(),
                     http: field(&line, "http").map(str::to_owned),
                     proc,
                     startup,
