@@ -83,7 +83,17 @@ fn run() -> anyhow::Result<bool> {
     }
     if args.scenarios.contains(&2) {
         eprintln!("scenario 2: end-to-end latency");
-        for latency in [scenarios::latency_broker, scenarios::latency_direct] {
+        let mut paths: Vec<fn(&Env, &Sizes) -> anyhow::Result<scenarios::Latency>> =
+            vec![scenarios::latency_direct];
+        if env.broker_http {
+            paths.insert(0, scenarios::latency_broker);
+        } else {
+            // Not a failure of the suite: the receiver is not written yet.
+            results
+                .not_run
+                .push("latency via ptp-broker: this ptp-broker has no --http receiver".to_owned());
+        }
+        for latency in paths {
             match latency(&env, &sizes) {
                 Ok(l) => results.latency.push(l),
                 Err(e) => results.errors.push(format!("latency: {e:#}")),

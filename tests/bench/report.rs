@@ -20,6 +20,8 @@ pub struct Results {
     pub scale: Vec<Scale>,
     /// Failures that stopped a scenario (not measurements).
     pub errors: Vec<String>,
+    /// Parts skipped because what they measure does not exist yet.
+    pub not_run: Vec<String>,
 }
 
 const START: &str = "<!-- bench:results:start -->";
@@ -174,6 +176,12 @@ impl Results {
             }
         }
         md.push_str(&self.goals());
+        if !self.not_run.is_empty() {
+            md.push_str("\n### Not run\n\n");
+            for n in &self.not_run {
+                let _ = writeln!(md, "- {n}");
+            }
+        }
         if !self.errors.is_empty() {
             md.push_str("\n### Failures\n\n");
             for e in &self.errors {
