@@ -193,3 +193,18 @@ fn emit_watch_and_state_from_a_terminal() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("neither a sync state"));
 }
+
+#[test]
+fn sigterm_and_sigint_stop_the_broker_cleanly() {
+    for signal in ["-TERM", "-INT"] {
+        let mut broker = Broker::start(&[]);
+        let pid = broker.pid().to_string();
+        let status = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let code = broker.wait_exit();
+        assert_eq!(code, Some(0), "exit after {signal}");
+    }
+}
