@@ -90,6 +90,23 @@ fn answer(broker: &Broker, request: Request) -> Reply {
             Ok(seq) => current(seq, Vec::new()),
             Err(e) => refuse(format!("{e}, retry")),
         },
+        Request::Emit { event } => {
+            let accepted = event.into_event().map_err(|e| e.to_string()).and_then(|e| {
+                broker
+                    .accept(e, proto::Origin::Synthetic)
+                    .map_err(|e| e.to_string())
+            });
+            match accepted {
+                Ok(seq) => {
+                    stats::bump(&broker.stats().accepted_emit);
+                    current(seq, Vec::new())
+                }
+                Err(reason) => {
+                    stats::bump(&broker.stats().rejected_emit);
+                    refuse(format!("event refused: {reason}"))
+                }
+            }
+        }
         Request::Stats => Reply {
             counters: broker.stats().snapshot(),
             ..current(broker.seq(), Vec::new())

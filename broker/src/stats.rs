@@ -26,13 +26,14 @@ macro_rules! counters {
 }
 
 counters! {
-    /// Events accepted from the PULL socket.
+    /// Events accepted from clients: PULL frames and confirmed emits.
     accepted_emit,
     /// Events accepted from the HTTP receiver.
     accepted_http,
     /// Events accepted from the subscription manager (CurrentState seeding).
     accepted_upstream_pull,
-    /// Frames refused on PULL (wrong frame count, bad topic, bad body, too large…).
+    /// Emits refused: PULL frames (wrong frame count, bad topic, bad body,
+    /// too large…) and confirmed emits the broker would not accept.
     rejected_emit,
     /// HTTP requests refused (4xx).
     rejected_http,

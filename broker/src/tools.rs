@@ -65,11 +65,11 @@ pub async fn emit(config: &Config, args: EmitArgs) -> anyhow::Result<ExitCode> {
     }
     let event = Event::synthetic(args.event_type, content);
     let client = client_for(config)?;
-    client
+    let seq = client
         .emit_async(&event)
         .await
-        .with_context(|| format!("emitting to {}", config.emit))?;
-    println!("emitted {} {}", event.event_type, event.id);
+        .with_context(|| format!("emitting to {}", config.query))?;
+    println!("emitted {} {} as seq {seq}", event.event_type, event.id);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -12,7 +12,9 @@ pub const DEFAULT_QUERY: &str = "tcp://127.0.0.1:9002";
 /// A client's settings. [`ClientConfig::from_env`] is what the free functions use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientConfig {
-    /// The broker's PULL endpoint (`PTP_BROKER_EMIT`).
+    /// The broker's PULL endpoint (`PTP_BROKER_EMIT`). The client's own
+    /// [`crate::Client::emit`] uses the query endpoint, which confirms; this
+    /// is kept for tools that push fire-and-forget frames.
     pub emit: String,
     /// The broker's PUB endpoint (`PTP_BROKER_PUB`).
     pub publish: String,

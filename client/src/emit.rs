@@ -1,77 +1,102 @@
-//! The emitter: one task that owns the PUSH socket.
+//! The emitter: one task that sends events to the broker's query endpoint
+//! and waits for the sequence number the broker gives them.
 //!
-//! The zeromq crate's PUSH does not reconnect, and refuses to send with no
-//! peer. So a failed send drops the socket, connects a new one, and tries
-//! once more; only then does the caller get an error. `Ok` means the event
-//! was handed to a live connection to the broker.
+//! Why not PUSH: the zeromq crate's PUSH hands a message to a background
+//! writer and has no linger or flush, so a process that emits and exits can
+//! lose its last event, and a PUSH whose broker restarted fails without
+//! reconnecting. A confirmed request answers the only question that matters
+//! — does the broker have it? — with the seq, or with the reason it does not.
+//! The socket is kept between emits and rebuilt after any failure, so a
+//! restarted broker is found again on the next emit. (Fire-and-forget PUSH to
+//! the PULL endpoint stays available to any ZeroMQ client: docs/PROTOCOL.md.)
 
 use std::time::Duration;
 
-use proto::Frames;
+use proto::frame::WireEvent;
+use proto::query::{self, Request};
 use tokio::sync::{mpsc, oneshot};
-use zeromq::{PushSocket, Socket, SocketOptions, SocketSend, ZmqMessage};
+use zeromq::{ReqSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
 use crate::Error;
 
 /// One event to send, and where to say how it went.
 pub(crate) struct EmitJob {
-    pub(crate) frames: Frames,
-    pub(crate) reply: oneshot::Sender<Result<(), Error>>,
+    pub(crate) event: WireEvent,
+    pub(crate) reply: oneshot::Sender<Result<u64, Error>>,
 }
 
 /// Send jobs in order until every sender is gone.
 pub(crate) async fn run(mut jobs: mpsc::Receiver<EmitJob>, endpoint: String, timeout: Duration) {
-    let mut socket: Option<PushSocket> = None;
+    let mut socket: Option<ReqSocket> = None;
     while let Some(job) = jobs.recv().await {
-        let message = to_message(job.frames);
-        let result = send(&mut socket, &message, &endpoint, timeout).await;
+        let request = query::encode_request(&Request::Emit {
+            event: Box::new(job.event),
+        });
+        let result = send(&mut socket, request, &endpoint, timeout).await;
         // The caller may have given up waiting; nothing to do then.
         let _ = job.reply.send(result);
     }
 }
 
-fn to_message(frames: Frames) -> ZmqMessage {
-    let mut message = ZmqMessage::from(frames.topic);
-    message.push_back(frames.body.into());
-    message
-}
-
 async fn send(
-    socket: &mut Option<PushSocket>,
-    message: &ZmqMessage,
+    socket: &mut Option<ReqSocket>,
+    request: Vec<u8>,
     endpoint: &str,
     timeout: Duration,
-) -> Result<(), Error> {
-    let mut reason = String::new();
-    for _attempt in 0..2 {
-        if socket.is_none() {
-            match connect(endpoint, timeout).await {
-                Ok(s) => *socket = Some(s),
-                Err(e) => {
-                    reason = e;
-                    continue;
-                }
-            }
-        }
-        let Some(s) = socket.as_mut() else { continue };
-        match tokio::time::timeout(timeout, s.send(message.clone())).await {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(e)) => reason = e.to_string(),
-            Err(_) => reason = format!("send did not complete within {timeout:?}"),
-        }
-        // The connection is dead (the broker restarted or went away): rebuild.
-        *socket = None;
-    }
-    Err(Error::Unavailable {
+) -> Result<u64, Error> {
+    let unavailable = |reason: String| Error::Unavailable {
         endpoint: endpoint.to_owned(),
         reason,
-    })
+    };
+    // Up to two tries, but only while the request has certainly not been
+    // sent: retrying after that could emit the event twice.
+    let mut last = String::new();
+    for _attempt in 0..2 {
+        let s = match socket {
+            Some(s) => s,
+            None => match connect(endpoint, timeout).await {
+                Ok(s) => socket.insert(s),
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            },
+        };
+        if let Err(e) = s.send(ZmqMessage::from(request.clone())).await {
+            last = e.to_string();
+            *socket = None;
+            continue;
+        }
+        let answer = tokio::time::timeout(timeout, s.recv()).await;
+        let message = match answer {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => {
+                *socket = None;
+                return Err(unavailable(format!(
+                    "{e}; the broker may or may not have the event"
+                )));
+            }
+            Err(_) => {
+                *socket = None;
+                return Err(unavailable(format!(
+                    "no answer within {timeout:?}; the broker may or may not have the event"
+                )));
+            }
+        };
+        let body = message.into_vec().pop().unwrap_or_default();
+        let reply = query::decode_reply(&body).map_err(|e| Error::Protocol(e.to_string()))?;
+        return match reply.error {
+            Some(e) => Err(Error::Refused(e)),
+            None => Ok(reply.seq),
+        };
+    }
+    Err(unavailable(last))
 }
 
-async fn connect(endpoint: &str, timeout: Duration) -> Result<PushSocket, String> {
+async fn connect(endpoint: &str, timeout: Duration) -> Result<ReqSocket, String> {
     let mut options = SocketOptions::default();
     options.connect_timeout(timeout);
-    let mut socket = PushSocket::with_options(options);
+    let mut socket = ReqSocket::with_options(options);
     match tokio::time::timeout(timeout, socket.connect(endpoint)).await {
         Ok(Ok(())) => Ok(socket),
         Ok(Err(e)) => Err(e.to_string()),

@@ -387,11 +387,15 @@ impl Io {
             }
         }
         let id = p.registration.id;
+        // `register` returns once the callback has run for the initial state.
+        let reply = p.reply;
+        p.registration.after_queued(Box::new(move || {
+            let _ = reply.send(Ok(id));
+        }));
         self.active
             .entry(p.registration.event_type.clone())
             .or_default()
             .push(p.registration);
-        let _ = p.reply.send(Ok(id));
     }
 
     fn on_repaired(&mut self, result: Result<Reply, Error>) {

@@ -46,7 +46,7 @@ use std::sync::{Arc, Mutex, OnceLock, mpsc as std_mpsc};
 
 use catalog::EventType;
 use proto::query::Request;
-use proto::{Content, Event, frame};
+use proto::{Content, Event};
 use tokio::sync::{mpsc, oneshot};
 
 pub use catalog;
@@ -121,7 +121,7 @@ impl Client {
         let (emits, emit_rx) = mpsc::channel(1024);
         let (handle_tx, handle_rx) = std_mpsc::channel();
         let io = io::Io::new(config.clone(), shared.clone());
-        let (emit_endpoint, timeout) = (config.emit.clone(), config.timeout);
+        let (emit_endpoint, timeout) = (config.query.clone(), config.timeout);
         std::thread::Builder::new()
             .name("ptp-broker-client".to_owned())
             .spawn(move || {
@@ -157,8 +157,8 @@ impl Client {
 
     /// Call `callback` for every event of `event_type`, on a thread of its own.
     ///
-    /// Returns once the registration is in effect: the callback has been
-    /// given the current state of that type (if the broker has one, marked
+    /// Returns once the registration is in effect: the callback has run for
+    /// the current state of that type (if the broker has one, marked
     /// [`proto::Delivery::Initial`]) and will see every later event. An event
     /// emitted after this returns is not missed. Errors if the broker does not
     /// answer within the configured timeout; nothing stays registered then.
@@ -211,29 +211,35 @@ impl Client {
     }
 
     /// Emit a synthetic event of `event_type` with `content` (e.g.
-    /// `"HOLDOVER".parse()?`). `Ok` means it was handed to a live connection
-    /// to the broker; an error means it was not sent.
-    pub fn emit(&self, event_type: impl Into<EventType>, content: Content) -> Result<(), Error> {
+    /// `"HOLDOVER".parse()?`) and wait until the broker has it.
+    ///
+    /// `Ok(seq)`: the broker accepted the event as sequence number `seq`
+    /// and is publishing it. `Err`: it was not accepted, and the error says
+    /// why (refused as invalid, or the broker unreachable — after a broker
+    /// restart the next emit reconnects by itself).
+    pub fn emit(&self, event_type: impl Into<EventType>, content: Content) -> Result<u64, Error> {
         self.emit_event(&Event::synthetic(event_type.into(), content))
     }
 
     /// Emit a fully built event (its stamps are ignored: the broker stamps).
-    pub fn emit_event(&self, event: &Event) -> Result<(), Error> {
-        let frames = frame::encode_event(event).map_err(|e| Error::Protocol(e.to_string()))?;
+    pub fn emit_event(&self, event: &Event) -> Result<u64, Error> {
         let (reply, rx) = oneshot::channel();
-        self.emits
-            .blocking_send_or_closed(emit::EmitJob { frames, reply })?;
+        let job = emit::EmitJob {
+            event: event.into(),
+            reply,
+        };
+        futures::executor::block_on(self.emits.send(job)).map_err(|_| Error::Closed)?;
         futures::executor::block_on(rx).map_err(|_| Error::Closed)?
     }
 
-    /// Emit, from async code.
-    pub async fn emit_async(&self, event: &Event) -> Result<(), Error> {
-        let frames = frame::encode_event(event).map_err(|e| Error::Protocol(e.to_string()))?;
+    /// [`Client::emit_event`], from async code.
+    pub async fn emit_async(&self, event: &Event) -> Result<u64, Error> {
         let (reply, rx) = oneshot::channel();
-        self.emits
-            .send(emit::EmitJob { frames, reply })
-            .await
-            .map_err(|_| Error::Closed)?;
+        let job = emit::EmitJob {
+            event: event.into(),
+            reply,
+        };
+        self.emits.send(job).await.map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)?
     }
 
@@ -324,17 +330,6 @@ impl Client {
     }
 }
 
-/// Sending from sync code on a bounded tokio channel without a runtime.
-trait BlockingSend<T> {
-    fn blocking_send_or_closed(&self, value: T) -> Result<(), Error>;
-}
-
-impl<T> BlockingSend<T> for mpsc::Sender<T> {
-    fn blocking_send_or_closed(&self, value: T) -> Result<(), Error> {
-        futures::executor::block_on(self.send(value)).map_err(|_| Error::Closed)
-    }
-}
-
 fn spawn_status_thread(rx: std_mpsc::Receiver<StatusMsg>) -> Result<(), Error> {
     std::thread::Builder::new()
         .name("ptp-broker-status".to_owned())
@@ -383,7 +378,7 @@ pub fn unregister(event_type: impl Into<EventType>, id: RegistrationId) -> Resul
 }
 
 /// [`Client::emit`] on the default client.
-pub fn emit(event_type: impl Into<EventType>, content: Content) -> Result<(), Error> {
+pub fn emit(event_type: impl Into<EventType>, content: Content) -> Result<u64, Error> {
     default_client()?.emit(event_type, content)
 }
 

@@ -37,10 +37,19 @@ impl std::fmt::Display for RegistrationId {
     }
 }
 
+/// What a callback thread is handed.
+pub(crate) enum Item {
+    /// Call the callback.
+    Event(Event),
+    /// Everything queued before this has been handed to the callback: run
+    /// this (it answers `register`).
+    Barrier(Box<dyn FnOnce() + Send>),
+}
+
 /// Where a registration's events go.
 pub(crate) enum Sink {
     /// A worker thread that runs the callback.
-    Thread(std_mpsc::SyncSender<Event>),
+    Thread(std_mpsc::SyncSender<Item>),
     /// An async stream.
     Stream(mpsc::Sender<Event>),
 }
@@ -83,12 +92,19 @@ impl Registration {
         capacity: usize,
         shared: Arc<Shared>,
     ) -> std::io::Result<Registration> {
-        let (tx, rx) = std_mpsc::sync_channel::<Event>(capacity);
+        let (tx, rx) = std_mpsc::sync_channel::<Item>(capacity);
         std::thread::Builder::new()
             .name(format!("ptp-callback-{}", id.0))
             .spawn(move || {
                 // Ends when the registration (the sender) is dropped.
-                for event in rx {
+                for item in rx {
+                    let event = match item {
+                        Item::Event(event) => event,
+                        Item::Barrier(done) => {
+                            done();
+                            continue;
+                        }
+                    };
                     if catch_unwind(AssertUnwindSafe(|| callback(&event))).is_err() {
                         shared.count(|s| s.panics += 1);
                         tracing::error!(
@@ -131,6 +147,24 @@ impl Registration {
         }
     }
 
+    /// Run `done` once the consumer has taken everything queued so far: at
+    /// once for a stream (its reader is the caller of `register`), after the
+    /// callback ran for a thread. If the queue is full, `done` runs at once.
+    pub(crate) fn after_queued(&self, done: Box<dyn FnOnce() + Send>) {
+        match &self.sink {
+            Sink::Stream(_) => done(),
+            Sink::Thread(tx) => {
+                if let Err(
+                    std_mpsc::TrySendError::Full(Item::Barrier(done))
+                    | std_mpsc::TrySendError::Disconnected(Item::Barrier(done)),
+                ) = tx.try_send(Item::Barrier(done))
+                {
+                    done();
+                }
+            }
+        }
+    }
+
     /// Is the consumer gone (a dropped stream)?
     pub(crate) fn is_closed(&self) -> bool {
         match &self.sink {
@@ -148,7 +182,7 @@ impl Registration {
         out.delivery = delivery;
         let result = match &self.sink {
             Sink::Thread(tx) => tx
-                .try_send(out)
+                .try_send(Item::Event(out))
                 .map_err(|e| matches!(e, std_mpsc::TrySendError::Full(_))),
             Sink::Stream(tx) => tx
                 .try_send(out)

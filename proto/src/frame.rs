@@ -114,8 +114,9 @@ pub(crate) struct EventOut<'a> {
 }
 
 /// An event as it is read. Stamps are optional: a client's emit has none.
-#[derive(Deserialize)]
-pub(crate) struct EventIn {
+/// Also the owned form an event takes inside a query request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireEvent {
     #[serde(rename = "type")]
     event_type: String,
     id: String,
@@ -129,6 +130,22 @@ pub(crate) struct EventIn {
     seq: u64,
     #[serde(default)]
     origin: Origin,
+}
+
+impl From<&Event> for WireEvent {
+    fn from(e: &Event) -> Self {
+        WireEvent {
+            event_type: e.event_type.to_string(),
+            id: e.id.clone(),
+            source: e.source.clone(),
+            time: e.time.clone(),
+            specversion: e.specversion.clone(),
+            data: e.data.clone(),
+            epoch: e.meta.epoch,
+            seq: e.meta.seq,
+            origin: e.meta.origin,
+        }
+    }
 }
 
 impl<'a> From<&'a Event> for EventOut<'a> {
@@ -147,8 +164,9 @@ impl<'a> From<&'a Event> for EventOut<'a> {
     }
 }
 
-impl EventIn {
-    pub(crate) fn into_event(self) -> Result<Event, DecodeError> {
+impl WireEvent {
+    /// Validate into an [`Event`].
+    pub fn into_event(self) -> Result<Event, DecodeError> {
         let event_type = EventType::from_wire(&self.event_type)?;
         let event = Event {
             event_type,
@@ -253,7 +271,7 @@ pub fn decode(topic: &[u8], body: &[u8], max_body: usize) -> Result<Message, Dec
         return decode_plain(body).map(Message::Sync);
     }
     let event_type = EventType::from_wire(topic)?;
-    let event = decode_plain::<EventIn>(body)?.into_event()?;
+    let event = decode_plain::<WireEvent>(body)?.into_event()?;
     if event.event_type != event_type {
         return Err(DecodeError::TopicMismatch {
             topic: topic.to_owned(),

@@ -11,7 +11,7 @@ use catalog::EventType;
 use serde::{Deserialize, Serialize};
 
 use crate::event::Event;
-use crate::frame::{DecodeError, EventIn, decode_plain, encode_plain};
+use crate::frame::{DecodeError, WireEvent, decode_plain, encode_plain};
 
 /// Largest request the broker reads.
 pub const MAX_REQUEST: usize = 64 * 1024;
@@ -20,7 +20,7 @@ pub const MAX_REQUEST: usize = 64 * 1024;
 pub const MAX_REPLY: usize = 16 * 1024 * 1024;
 
 /// What a client asks the query endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Request {
@@ -42,6 +42,12 @@ pub enum Request {
     },
     /// The broker's counters (accepted, rejected, dropped…).
     Stats,
+    /// Accept this event, as if pushed to PULL, and answer with the sequence
+    /// number it was given: a confirmed emit.
+    Emit {
+        /// The event (stamps are ignored; the broker stamps).
+        event: Box<WireEvent>,
+    },
 }
 
 /// Which types a [`Request::State`] selects, with the type names resolved.
@@ -109,7 +115,7 @@ struct ReplyIn {
     #[serde(default)]
     seq: u64,
     #[serde(default)]
-    events: Vec<EventIn>,
+    events: Vec<WireEvent>,
     #[serde(default)]
     counters: BTreeMap<String, u64>,
 }
@@ -162,7 +168,7 @@ pub fn decode_reply(body: &[u8]) -> Result<Reply, DecodeError> {
         events: wire
             .events
             .into_iter()
-            .map(EventIn::into_event)
+            .map(WireEvent::into_event)
             .collect::<Result<_, _>>()?,
         counters: wire.counters,
     })
@@ -184,6 +190,12 @@ mod tests {
                 token: "abc".into(),
             },
             Request::Stats,
+            Request::Emit {
+                event: Box::new(WireEvent::from(&Event::synthetic(
+                    catalog::SYNC_STATE.into(),
+                    Content::parse("LOCKED", None).unwrap(),
+                ))),
+            },
         ] {
             let bytes = encode_request(&r);
             assert!(matches!(bytes[0], 0x80..=0x8f), "a map");

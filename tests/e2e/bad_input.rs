@@ -43,13 +43,17 @@ fn bad_frames_are_counted_and_good_events_still_flow() {
         vec![b"ptp-broker.heartbeat", &good.body], // the broker's own namespace
         vec![os, b""],                             // empty body
     ];
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Multi-threaded: the socket's writer task must keep running after block_on returns.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
     let endpoint = broker.endpoints.emit.clone();
     let count = bad.len() as u64;
-    runtime.block_on(async {
+    // Fire-and-forget PUSH: the socket must stay open until its writer has
+    // sent everything, so it lives until the good event has arrived.
+    let _push = runtime.block_on(async {
         let mut push = PushSocket::new();
         push.connect(&endpoint).await.expect("connect");
         for frames in &bad {
@@ -58,6 +62,7 @@ fn bad_frames_are_counted_and_good_events_still_flow() {
         push.send(message(&[os, &good.body]))
             .await
             .expect("send good");
+        push
     });
     probe.wait_for("the good event after the bad ones", |v| {
         v["value"] == "LOCKED"

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::util::{Broker, Probe, binary, free_port};
+use crate::util::{Broker, Probe, binary};
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     Command::new(binary("ptp-broker"))
@@ -192,5 +192,19 @@ fn emit_watch_and_state_from_a_terminal() {
     let out = broker.tool(&["emit", "OS_CLOCK_SYNC", "sideways"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("neither a sync state"));
-    let _ = free_port;
+}
+
+#[test]
+fn sigterm_and_sigint_stop_the_broker_cleanly() {
+    for signal in ["-TERM", "-INT"] {
+        let mut broker = Broker::start(&[]);
+        let pid = broker.pid().to_string();
+        let status = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let code = broker.wait_exit();
+        assert_eq!(code, Some(0), "exit after {signal}");
+    }
 }

@@ -1,12 +1,14 @@
 //! End-to-end tests: real `ptp-broker` processes, real client processes
 //! (`probe-client`), real sockets.
 //!
+//! - `api`: the client library in-process: unregister, streams, pull, errors;
 //! - `fabric`: every process gets exactly its types, once (issue: the fabric);
 //! - `bad_input`: wrong frames, garbage and attacks are counted, never fatal;
 //! - `cli`: the terminal tools and configuration errors;
 //! - `resilience`: late joiners, gaps, broker restarts, many clients;
 //! - `upstream`: following the upstream simulator, through its restarts and ours.
 
+mod api;
 mod bad_input;
 mod cli;
 mod fabric;

@@ -174,10 +174,30 @@ impl Broker {
                 None => Err(format!("unexpected first line {line:?}")),
             },
             Err(_) => {
-                let status = broker.child.wait().ok();
-                let err: Vec<String> = broker.stderr.try_iter().collect();
+                // Exited (or hung: then killed); its stderr is complete at EOF.
+                let status = broker.child.try_wait().ok().flatten();
+                let _ = broker.child.kill();
+                let _ = broker.child.wait();
+                let err: Vec<String> = broker.stderr.iter().collect();
                 Err(format!("exit {status:?}, stderr: {}", err.join("\n")))
             }
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait (with the deadline) for the broker to exit on its own; its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            assert!(start.elapsed() < DEADLINE, "broker did not exit");
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -299,11 +319,12 @@ impl Probe {
             let left = DEADLINE.checked_sub(start.elapsed()).unwrap_or_default();
             match self.lines.recv_timeout(left) {
                 Ok(v) => {
+                    self.seen.push(v.clone());
                     assert_ne!(
                         v["kind"], "error",
-                        "probe reported an error while waiting for {what}: {v}"
+                        "probe reported an error while waiting for {what}: {:#?}",
+                        self.seen
                     );
-                    self.seen.push(v.clone());
                     if pred(&v) {
                         return v;
                     }

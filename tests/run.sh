@@ -1,0 +1,11 @@
+#!/bin/sh
+# The whole test suite, as the README tells a new user to run it and as CI
+# runs it (.ci/run): installs the system packages the benchmark smoke test
+# needs (libzmq3-dev, nats-server; apt, once), then formatting, lints and
+# every test of the workspace.
+set -eu
+cd "$(dirname "$0")/.."
+tests/bench/install-deps.sh
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
