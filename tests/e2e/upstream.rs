@@ -362,3 +362,18 @@ fn starlingx_is_followed_from_a_url_without_prefix() {
     assert_delivered_in_order(&mut probes, &ids);
     assert_eq!(broker.stats()["rejected_http"], 0);
 }
+
+#[test]
+fn an_upstream_that_starts_after_the_broker_is_followed() {
+    let port = free_port();
+    // Nothing listens there yet: the broker starts anyway and retries.
+    let url = format!("http://127.0.0.1:{port}/api/ocloudNotifications/v2");
+    let broker = Broker::start(&["--upstream", &url, "--node", "node1"]);
+    wait_until("a failed attempt", || broker.stats()["upstream_errors"] > 0);
+    let sim = Sim::start(port, "redhat");
+    let took = wait_subscribed(&sim, &broker, SIM_RESOURCES);
+    eprintln!("subscribed {took:?} after the late upstream started");
+    let mut probes = start_probes(&broker, 1);
+    let ids = sim.step();
+    assert_delivered_in_order(&mut probes, &ids);
+}
