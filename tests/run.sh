@@ -8,4 +8,6 @@ cd "$(dirname "$0")/.."
 tests/bench/install-deps.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The end-to-end tests and the benchmark smoke test start these as processes.
+cargo build --workspace --bins --examples
 cargo test --workspace

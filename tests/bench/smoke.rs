@@ -14,7 +14,15 @@ fn bench_smoke_loses_nothing() {
     let bin_dir = bench.parent().expect("bench has a directory");
     let mut missing = Vec::new();
     if !bin_dir.join("ptp-broker").exists() {
-        missing.push("ptp-broker (cargo build -p broker)");
+        // `cargo test -p ptp-broker-tests` alone does not build other packages' binaries.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let built = Command::new(cargo)
+            .args(["build", "-q", "-p", "broker", "--bin", "ptp-broker"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !built {
+            missing.push("ptp-broker (cargo build -p broker failed)");
+        }
     }
     if !Path::new("/usr/include/zmq.h").exists() {
         missing.push("libzmq3-dev");
