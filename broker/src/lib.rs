@@ -24,3 +24,16 @@ pub mod upstream;
 pub use config::Config;
 pub use server::{Ready, Server, StartError, run};
 pub use shared::Broker;
+
+/// An error and its causes on one line: top-level messages such as
+/// reqwest's "error sending request" or an io error hide the reason.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -102,7 +102,7 @@ impl Server {
                     .map_err(|e| StartError::Upstream(e.to_string()))?,
             ),
             Ok(None) => None,
-            Err(e) => return Err(StartError::Upstream(error_chain(&e))),
+            Err(e) => return Err(StartError::Upstream(crate::error_chain(&e))),
         };
         let ready = Ready {
             emit,
@@ -228,18 +228,6 @@ async fn bind_http(listen: &str) -> Result<TcpListener, StartError> {
             e.to_string()
         },
     })
-}
-
-/// The error and its causes on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// An ipc socket file left by a broker that was killed refuses the bind.

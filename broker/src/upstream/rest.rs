@@ -245,7 +245,7 @@ impl Rest {
             .timeout(limit)
             .send()
             .await
-            .map_err(|e| RestError::Unreachable(format!("{what}: {}", error_chain(&e))))
+            .map_err(|e| RestError::Unreachable(format!("{what}: {}", crate::error_chain(&e))))
     }
 }
 
@@ -259,7 +259,7 @@ async fn expect(
     let body = response
         .bytes()
         .await
-        .map_err(|e| RestError::Unreachable(format!("{what}: {}", error_chain(&e))))?;
+        .map_err(|e| RestError::Unreachable(format!("{what}: {}", crate::error_chain(&e))))?;
     if ok.contains(&status) {
         return Ok(body);
     }
@@ -288,18 +288,6 @@ fn subscription(json: &Json) -> Option<Subscription> {
         resource: field(["ResourceAddress", "resource"])?,
         endpoint: field(["EndpointUri", "endpointUri"])?,
     })
-}
-
-/// reqwest's top-level message ("error sending request") hides the cause.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
