@@ -1,0 +1,200 @@
+//! The three fan-out systems compared, started the same way: spawn, wait
+//! for the ready line, read the endpoints from it. The emitter and the
+//! subscribers are the same processes for all three; only the `--mode`
+//! (ZeroMQ or NATS) and who stamps `seq` differ.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::procs::{Proc, field};
+
+/// Where the bench finds its programs and puts its logs.
+pub struct Env {
+    /// target/<profile>/: the bench, its helpers, ptp-broker.
+    pub bin_dir: PathBuf,
+    /// Stderr of every child, one file per name.
+    pub logs: PathBuf,
+    /// The compiled libzmq forwarder.
+    pub forwarder: PathBuf,
+    /// Whether this ptp-broker has the HTTP receiver (`--http`).
+    pub broker_http: bool,
+}
+
+impl Env {
+    /// Locate programs next to the running bench and compile the forwarder.
+    pub fn new() -> anyhow::Result<Env> {
+        let exe = std::env::current_exe()?;
+        let bin_dir = exe.parent().context("exe dir")?.to_path_buf();
+        let logs = bin_dir.join("bench-logs");
+        std::fs::create_dir_all(&logs)?;
+        let forwarder = bin_dir.join("zmq-forwarder");
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/zmq_forwarder.c");
+        let status = Command::new("cc")
+            .args(["-O2", "-o"])
+            .arg(&forwarder)
+            .arg(&source)
+            .arg("-lzmq")
+            .status()
+            .context("run cc (is a C compiler installed?)")?;
+        if !status.success() {
+            bail!(
+                "cc {} -lzmq failed; run tests/bench/install-deps.sh",
+                source.display()
+            );
+        }
+        for needed in ["ptp-broker", "bench-sub", "bench-emit"] {
+            if !bin_dir.join(needed).exists() {
+                bail!(
+                    "{needed} not found in {}; build with cargo build --release -p broker -p ptp-broker-tests",
+                    bin_dir.display()
+                );
+            }
+        }
+        // The HTTP receiver is newer than the broker itself; ask its --help.
+        let help = Command::new(bin_dir.join("ptp-broker"))
+            .arg("--help")
+            .output()?;
+        let broker_http = String::from_utf8_lossy(&help.stdout).contains("--http");
+        Ok(Env {
+            bin_dir,
+            logs,
+            forwarder,
+            broker_http,
+        })
+    }
+
+    /// A command for a program in the bin dir.
+    pub fn command(&self, program: &str) -> Command {
+        Command::new(self.bin_dir.join(program))
+    }
+}
+
+/// A fan-out system under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum System {
+    /// ptp-broker: PULL in, validate, stamp, cache, PUB out.
+    Broker,
+    /// `zmq_proxy` PULL -> PUB in C on the system libzmq.
+    Libzmq,
+    /// nats-server, publish and subscribe on one subject.
+    Nats,
+}
+
+/// A started system.
+pub struct Running {
+    /// The process; killed when this is dropped.
+    pub proc: Proc,
+    /// Where the emitter sends (ZeroMQ endpoint or NATS `host:port`).
+    pub emit: String,
+    /// Where subscribers connect.
+    pub subscribe: String,
+    /// The broker's HTTP receiver, `host:port`.
+    pub http: Option<String>,
+    /// From spawn to the ready line.
+    pub startup: Duration,
+}
+
+impl System {
+    /// All three, the broker first.
+    pub const ALL: [System; 3] = [System::Broker, System::Libzmq, System::Nats];
+
+    /// Name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            System::Broker => "ptp-broker",
+            System::Libzmq => "libzmq forwarder",
+            System::Nats => "nats-server",
+        }
+    }
+
+    /// `--mode` of bench-sub and bench-emit.
+    pub fn mode(self) -> &'static str {
+        match self {
+            System::Broker | System::Libzmq => "zmq",
+            System::Nats => "nats",
+        }
+    }
+
+    /// Whether the emitter must stamp `seq` itself (nobody else does).
+    pub fn emitter_stamps_seq(self) -> bool {
+        self != System::Broker
+    }
+
+    /// Start it and wait until it is ready.
+    pub fn start(self, env: &Env, tag: &str) -> anyhow::Result<Running> {
+        let name = format!("{}-{tag}", self.mode_name());
+        let begun = Instant::now();
+        let deadline = begun + Duration::from_secs(20);
+        match self {
+            System::Broker => {
+                let mut command = env.command("ptp-broker");
+                command
+                    .args(["--emit", "tcp://127.0.0.1:0"])
+                    .args(["--publish", "tcp://127.0.0.1:0"])
+                    .args(["--query", "tcp://127.0.0.1:0"])
+                    .env("RUST_LOG", "warn");
+                if env.broker_http {
+                    command.args(["--http", "127.0.0.1:0"]);
+                }
+                let mut proc = Proc::spawn(&name, command, &env.logs)?;
+                let line = proc.expect("ptp-broker ready", deadline)?;
+                let startup = begun.elapsed();
+                Ok(Running {
+                    emit: field(&line, "emit").context("emit=")?.to_owned(),
+                    subscribe: field(&line, "publish")
+                        .or_else(|| field(&line, "pub"))
+                        .context("publish=")?
+                        .to_owned(),
+                    http: field(&line, "http").map(str::to_owned),
+                    proc,
+                    startup,
+                })
+            }
+            System::Libzmq => {
+                let command = Command::new(&env.forwarder);
+                let mut proc = Proc::spawn(&name, command, &env.logs)?;
+                let line = proc.expect("zmq-forwarder ready", deadline)?;
+                let startup = begun.elapsed();
+                Ok(Running {
+                    emit: field(&line, "emit").context("emit=")?.to_owned(),
+                    subscribe: field(&line, "publish").context("publish=")?.to_owned(),
+                    http: None,
+                    proc,
+                    startup,
+                })
+            }
+            System::Nats => {
+                let mut command = Command::new("nats-server");
+                // Random port; the log (to stdout) says which and when ready.
+                command.args(["-a", "127.0.0.1", "-p", "-1", "-l", "/dev/stdout"]);
+                let mut proc = Proc::spawn(&name, command, &env.logs)?;
+                let line =
+                    proc.expect_containing("Listening for client connections on ", deadline)?;
+                let addr = line
+                    .rsplit_once("connections on ")
+                    .map(|(_, a)| a.trim().to_owned())
+                    .context("nats address")?;
+                proc.expect_containing("Server is ready", deadline)?;
+                let startup = begun.elapsed();
+                Ok(Running {
+                    emit: addr.clone(),
+                    subscribe: addr,
+                    http: None,
+                    proc,
+                    startup,
+                })
+            }
+        }
+    }
+
+    fn mode_name(self) -> &'static str {
+        match self {
+            System::Broker => "broker",
+            System::Libzmq => "forwarder",
+            System::Nats => "nats",
+        }
+    }
+}

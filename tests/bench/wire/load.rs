@@ -1,0 +1,286 @@
+//! The benchmark load: realistic O-RAN events numbered by the emitter, and
+//! the per-subscriber tally that checks count and sequence.
+//!
+//! Every event carries two numbers. `n` is the emitter's own counter, written
+//! into the CloudEvent `id` (a UUID-shaped string ending in `n` in hex), so it
+//! survives every path unchanged and tells warm-up from measured events.
+//! `seq` is `meta.seq`: stamped by the broker, or by the emitter itself when
+//! the path (libzmq forwarder, NATS, direct HTTP) has no one to stamp it.
+
+use proto::{Content, Event};
+use serde::{Deserialize, Serialize};
+
+/// The event with emitter number `n` and sequence `seq` (0 = unstamped): a
+/// PTP lock-state change with its offset, as the O-RAN API pushes it.
+pub fn bench_event(n: u64, seq: u64) -> Event {
+    let offset = (n % 17) as i64 - 8;
+    let content = Content::State {
+        state: catalog::SyncState::Locked,
+        offset: Some(offset),
+        resource: Some("/cluster/node/bench-node-0/ens1f0/master".to_owned()),
+    };
+    let mut event = Event::synthetic(catalog::PTP_LOCK_STATE.into(), content);
+    event.id = event_id(n);
+    event.meta.seq = seq;
+    event
+}
+
+/// The topic (and NATS subject) every bench event is published on.
+pub fn topic() -> &'static str {
+    catalog::PTP_LOCK_STATE.oran_type()
+}
+
+/// A UUID v4-shaped id that encodes `n`.
+pub fn event_id(n: u64) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+/// The `n` an [`event_id`] encodes.
+pub fn n_from_id(id: &str) -> Option<u64> {
+    let hex = id.strip_prefix("00000000-0000-4000-8000-")?;
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// Read `(n, seq)` from a MessagePack body without decoding the rest: the
+/// cheap check used where thousands of sockets must keep up. It relies on the
+/// key bytes being unambiguous: `0xa2 "id"` and `0xa3 "seq"` are fixstr
+/// headers, which never occur inside the ASCII strings of an event.
+pub fn scan_body(body: &[u8]) -> Option<(u64, u64)> {
+    let at = find(body, b"\xa2id")? + 3;
+    let (id, _) = read_str(&body[at..])?;
+    let n = n_from_id(std::str::from_utf8(id).ok()?)?;
+    let at = find(body, b"\xa3seq")? + 4;
+    let seq = read_uint(&body[at..])?;
+    Some((n, seq))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn read_str(b: &[u8]) -> Option<(&[u8], usize)> {
+    let (len, head) = match *b.first()? {
+        h @ 0xa0..=0xbf => (usize::from(h & 0x1f), 1),
+        0xd9 => (usize::from(*b.get(1)?), 2),
+        _ => return None,
+    };
+    Some((b.get(head..head + len)?, head + len))
+}
+
+fn read_uint(b: &[u8]) -> Option<u64> {
+    let be = |len: usize| -> Option<u64> {
+        let bytes = b.get(1..1 + len)?;
+        Some(bytes.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+    };
+    match *b.first()? {
+        v @ 0x00..=0x7f => Some(u64::from(v)),
+        0xcc => be(1),
+        0xcd => be(2),
+        0xce => be(4),
+        0xcf => be(8),
+        _ => None,
+    }
+}
+
+/// How a subscriber checks what it receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    /// Decode and validate the whole event with `proto`.
+    Full,
+    /// Read only `n` and `seq` ([`scan_body`]).
+    Seq,
+}
+
+impl std::str::FromStr for Verify {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "full" => Ok(Verify::Full),
+            "seq" => Ok(Verify::Seq),
+            other => Err(format!("--verify {other:?}: expected full or seq")),
+        }
+    }
+}
+
+/// Read `(n, seq)` from a ZeroMQ/NATS message, checking as much as `verify` says.
+pub fn check_frames(topic: &[u8], body: &[u8], verify: Verify) -> Option<(u64, u64)> {
+    match verify {
+        Verify::Seq => scan_body(body),
+        Verify::Full => match proto::frame::decode(topic, body, proto::frame::DEFAULT_MAX_BODY) {
+            Ok(proto::Message::Event(e)) => Some((n_from_id(&e.id)?, e.meta.seq)),
+            _ => None,
+        },
+    }
+}
+
+/// Read `(n, seq)` from a CloudEvent JSON body POSTed to a webhook. The
+/// event is parsed in full with `proto`; `seq` is the extension attribute
+/// the bench emitter adds (the upstream itself sends none).
+pub fn check_json(body: &[u8]) -> Option<(u64, u64)> {
+    let events = proto::cloudevent::parse_structured(body).ok()?;
+    let [event] = events.as_slice() else {
+        return None;
+    };
+    let n = n_from_id(&event.id)?;
+    let doc: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let seq = doc
+        .get("seq")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(n);
+    Some((n, seq))
+}
+
+/// What one subscriber socket saw.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    /// Every `n` received, in order (for the measured-range count).
+    pub ns: Vec<u32>,
+    /// Receive time per event, only when latency is measured.
+    pub times: Option<Vec<u64>>,
+    /// Last `seq` seen (0 before the first event).
+    pub last_seq: u64,
+    /// Times `seq` was not the previous one plus one.
+    pub seq_gaps: u64,
+    /// Times `n` was not the previous one plus one.
+    pub n_gaps: u64,
+    /// Messages that failed the check.
+    pub bad: u64,
+    /// Wall time of the last event, ns.
+    pub last_ns: u64,
+}
+
+impl Tally {
+    /// A tally that also keeps receive times when `times`.
+    pub fn new(times: bool) -> Tally {
+        Tally {
+            times: times.then(Vec::new),
+            ..Tally::default()
+        }
+    }
+
+    /// Count one message; `checked` is what [`check_frames`] returned.
+    pub fn record(&mut self, checked: Option<(u64, u64)>) {
+        let now = super::now_ns();
+        let Some((n, seq)) = checked else {
+            self.bad += 1;
+            return;
+        };
+        if let Some(&prev) = self.ns.last() {
+            if n != u64::from(prev) + 1 {
+                self.n_gaps += 1;
+            }
+            if seq != self.last_seq + 1 {
+                self.seq_gaps += 1;
+            }
+        }
+        self.ns.push(n as u32);
+        self.last_seq = seq;
+        self.last_ns = now;
+        if let Some(times) = &mut self.times {
+            times.push(now);
+        }
+    }
+
+    /// The largest `n` seen so far.
+    pub fn last_n(&self) -> u64 {
+        self.ns.last().map_or(0, |&n| u64::from(n))
+    }
+
+    /// The report for the measured range `first..=last`.
+    pub fn report(&self, first: u64, last: u64) -> SocketReport {
+        let in_range = |n: &&u32| (first..=last).contains(&u64::from(**n));
+        let received = self.ns.iter().filter(in_range).count() as u64;
+        let times = self.times.as_ref().map(|times| {
+            self.ns
+                .iter()
+                .zip(times)
+                .filter(|(n, _)| (first..=last).contains(&u64::from(**n)))
+                .map(|(&n, &t)| (u64::from(n), t))
+                .collect()
+        });
+        SocketReport {
+            received,
+            expected: last + 1 - first,
+            seq_gaps: self.seq_gaps,
+            n_gaps: self.n_gaps,
+            bad: self.bad,
+            last_ns: self.last_ns,
+            times,
+        }
+    }
+}
+
+/// One subscriber socket's result, one JSON line per process (a list).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SocketReport {
+    /// Events of the measured range received.
+    pub received: u64,
+    /// Events in the measured range.
+    pub expected: u64,
+    /// Sequence holes seen (any hole is a lost or reordered event).
+    pub seq_gaps: u64,
+    /// Emitter-number holes seen.
+    pub n_gaps: u64,
+    /// Messages that failed verification.
+    pub bad: u64,
+    /// Wall time of the last event, ns since the epoch.
+    pub last_ns: u64,
+    /// `(n, receive time ns)` of the measured range, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<Vec<(u64, u64)>>,
+}
+
+impl SocketReport {
+    /// Everything in the range arrived, in order, intact.
+    pub fn lossless(&self) -> bool {
+        self.received == self.expected && self.seq_gaps == 0 && self.n_gaps == 0 && self.bad == 0
+    }
+}
+
+/// What an emitter prints when it is done.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmitReport {
+    /// First measured `n`.
+    pub first: u64,
+    /// Last measured `n`.
+    pub last: u64,
+    /// When the first measured event was sent, ns since the epoch.
+    pub start_ns: u64,
+    /// When the last one was sent (HTTP: answered), ns since the epoch.
+    pub end_ns: u64,
+    /// Send time per measured event (HTTP mode), in `n` order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_ns: Option<Vec<u64>>,
+    /// Failed sends (HTTP: answers other than 204).
+    pub errors: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_reads_what_proto_wrote() {
+        for (n, seq) in [(1, 0), (77, 77), (300, 70_000), (1 << 40, u64::MAX)] {
+            let frames = proto::frame::encode_event(&bench_event(n, seq)).unwrap();
+            assert_eq!(scan_body(&frames.body), Some((n, seq)));
+            assert_eq!(
+                check_frames(&frames.topic, &frames.body, Verify::Full),
+                Some((n, seq))
+            );
+        }
+    }
+
+    #[test]
+    fn tally_counts_holes() {
+        let mut t = Tally::new(false);
+        for (n, seq) in [(5, 1), (6, 2), (8, 3), (9, 5)] {
+            t.record(Some((n, seq)));
+        }
+        t.record(None);
+        let r = t.report(6, 9);
+        assert_eq!((r.received, r.expected), (3, 4));
+        assert_eq!((r.n_gaps, r.seq_gaps, r.bad), (1, 1, 1));
+        assert!(!r.lossless());
+    }
+}
