@@ -38,6 +38,9 @@ fn config_prints_the_defaults_and_layers_env_and_flags() {
     );
 }
 
+/// Arguments, environment, and the text the failure must mention.
+type Case<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, &'a str);
+
 #[test]
 fn configuration_mistakes_fail_the_start_with_the_reason() {
     let dir = std::env::temp_dir().join(format!("ptp-broker-cli-{}", std::process::id()));
@@ -48,8 +51,7 @@ fn configuration_mistakes_fail_the_start_with_the_reason() {
         "heartbeat_ms = 1000\nemitt = \"tcp://127.0.0.1:1\"\n",
     )
     .expect("write");
-    type Case<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, &'a str);
-    let cases: Vec<Case> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             vec!["--config".into(), file.display().to_string()],
             vec![],
