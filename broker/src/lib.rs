@@ -3,13 +3,14 @@
 //!
 //! Layout: [`config`] reads and validates the configuration; [`shared`]
 //! holds the state every source writes to (stamping, latest state, the PUB
-//! queue); [`pull`] is the ZeroMQ PULL source; [`publish`] the PUB sink with
+//! queue); [`fanout`] is our ZMTP PUB socket; [`pull`] is the ZeroMQ PULL source; [`publish`] the PUB sink with
 //! heartbeats; [`query`] the current-state endpoint; [`stats`] the counters;
 //! [`server`] binds everything and runs it until shutdown; [`upstream`]
 //! follows a real PTP source (Kubernetes discovery and port-forward).
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod fanout;
 pub mod publish;
 pub mod pull;
 pub mod query;

@@ -163,7 +163,7 @@ async fn bind<S: Socket>(
 
 /// An ipc socket file left by a broker that was killed refuses the bind.
 /// Remove it, but only if nobody answers on it: a live broker keeps its file.
-fn remove_stale_ipc(path: &Path) -> io::Result<()> {
+pub(crate) fn remove_stale_ipc(path: &Path) -> io::Result<()> {
     if !path.exists() {
         return Ok(());
     }
