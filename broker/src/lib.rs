@@ -3,7 +3,8 @@
 //!
 //! Layout: [`config`] reads and validates the configuration; [`shared`]
 //! holds the state every source writes to (stamping, latest state, the PUB
-//! queue); [`pull`] is the ZeroMQ PULL source; [`publish`] the PUB sink with
+//! queue); [`fanout`] is our ZMTP PUB socket; [`pull`] is the ZeroMQ PULL
+//! source; [`publish`] the PUB sink with
 //! heartbeats; [`query`] the current-state endpoint; [`stats`] the counters;
 //! [`http`] is the HTTP source the upstream POSTs events to;
 //! [`server`] binds everything and runs it until shutdown; [`upstream`]
@@ -12,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod fanout;
 pub mod http;
 pub mod publish;
 pub mod pull;

@@ -1,25 +1,30 @@
 //! The PUB sink: writes every accepted event, sync marker and heartbeat to
 //! the PUB socket, in sequence order.
 //!
-//! The zeromq crate's PUB never blocks: it gives each subscriber its own
-//! queue (100,000 messages) and silently drops for a subscriber whose queue
-//! is full, so a stalled subscriber cannot slow the others. Those drops are
-//! invisible here; subscribers see them as holes in the sequence numbers, and
-//! the heartbeat's `seq` lets them see a hole at the very end too.
+//! Each message is encoded to ZMTP wire bytes once ([`fanout::encode`]) and
+//! the same bytes are queued for every matching subscriber. The PUB never
+//! blocks: each subscriber has its own bounded queue
+//! ([`fanout::DEFAULT_QUEUE_CAPACITY`] messages), and a message that finds a
+//! subscriber's queue full is dropped for that subscriber only, so a stalled
+//! subscriber cannot slow the others. Such drops are counted
+//! (`dropped_subscriber`) and logged with the peer's address, at most once a
+//! second per subscriber; subscribers see them as holes in the sequence
+//! numbers and repair them, and the heartbeat's `seq` lets them see a hole at
+//! the very end too.
 
 use std::time::Duration;
 
 use proto::frame::{self, Frames, Heartbeat};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use zeromq::{PubSocket, SocketSend, ZmqMessage};
 
+use crate::fanout::{self, Publisher};
 use crate::shared::{Broker, Outgoing};
 use crate::stats;
 
 /// Publish until `shutdown`; one heartbeat every `interval`, the first at once.
 pub async fn run(
-    mut socket: PubSocket,
+    publisher: Publisher,
     mut queue: mpsc::Receiver<Outgoing>,
     broker: Broker,
     interval: Duration,
@@ -36,7 +41,7 @@ pub async fn run(
             next = queue.recv() => {
                 let Some(outgoing) = next else { break };
                 published_seq = published_seq.max(outgoing.seq);
-                send(&mut socket, outgoing.frames, &broker).await;
+                send(&publisher, &outgoing.frames, &broker);
             }
             _ = ticker.tick() => {
                 let heartbeat = Heartbeat {
@@ -44,18 +49,22 @@ pub async fn run(
                     seq: published_seq.max(broker.dropped_up_to()),
                     interval_ms,
                 };
-                send(&mut socket, frame::encode_heartbeat(&heartbeat), &broker).await;
+                send(&publisher, &frame::encode_heartbeat(&heartbeat), &broker);
                 stats::bump(&broker.stats().heartbeats);
             }
         }
     }
+    publisher.close();
 }
 
-async fn send(socket: &mut PubSocket, frames: Frames, broker: &Broker) {
-    let mut message = ZmqMessage::from(frames.topic);
-    message.push_back(frames.body.into());
-    match socket.send(message).await {
-        Ok(()) => stats::bump(&broker.stats().published),
-        Err(e) => tracing::warn!("PUB send failed: {e}"),
+fn send(publisher: &Publisher, frames: &Frames, broker: &Broker) {
+    let wire = fanout::encode(&frames.topic, &frames.body);
+    let dropped = publisher.publish(&frames.topic, wire);
+    stats::bump(&broker.stats().published);
+    if dropped > 0 {
+        broker
+            .stats()
+            .dropped_subscriber
+            .fetch_add(dropped as u64, std::sync::atomic::Ordering::Relaxed);
     }
 }

@@ -8,7 +8,9 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use zeromq::{PubSocket, PullSocket, RouterSocket, Socket, ZmqError};
+use zeromq::{PullSocket, RouterSocket, Socket, ZmqError};
+
+use crate::fanout::Publisher;
 
 use crate::config::Config;
 use crate::shared::Broker;
@@ -70,7 +72,7 @@ pub struct Server {
     broker: Broker,
     ready: Ready,
     publish_queue: mpsc::Receiver<crate::shared::Outgoing>,
-    pub_socket: PubSocket,
+    publisher: Publisher,
     pull_socket: PullSocket,
     query_socket: RouterSocket,
     /// The HTTP receiver's listener, bound (`None`: disabled).
@@ -84,8 +86,7 @@ impl Server {
     pub async fn bind(config: Config) -> Result<Server, StartError> {
         let (tx, publish_queue) = mpsc::channel(config.publish_queue);
         let broker = Broker::new(tx);
-        let mut pub_socket = PubSocket::new();
-        let publish = bind(&mut pub_socket, "pub", &config.publish).await?;
+        let (publisher, publish) = bind_pub(&config.publish).await?;
         let mut pull_socket = PullSocket::new();
         let emit = bind(&mut pull_socket, "emit", &config.emit).await?;
         let mut query_socket = RouterSocket::new();
@@ -116,7 +117,7 @@ impl Server {
             broker,
             ready,
             publish_queue,
-            pub_socket,
+            publisher,
             pull_socket,
             query_socket,
             http_listener,
@@ -145,7 +146,7 @@ impl Server {
             config,
             broker,
             publish_queue,
-            pub_socket,
+            publisher,
             pull_socket,
             query_socket,
             http_listener,
@@ -154,7 +155,7 @@ impl Server {
         } = self;
         let mut tasks = JoinSet::new();
         tasks.spawn(publish::run(
-            pub_socket,
+            publisher,
             publish_queue,
             broker.clone(),
             config.heartbeat(),
@@ -230,9 +231,28 @@ async fn bind_http(listen: &str) -> Result<TcpListener, StartError> {
     })
 }
 
+/// Bind the PUB endpoint, with the same messages as [`bind`].
+async fn bind_pub(endpoint: &str) -> Result<(Publisher, String), StartError> {
+    let fail = |reason: String| StartError::Bind {
+        role: "pub",
+        endpoint: endpoint.to_owned(),
+        reason,
+    };
+    if let Some(path) = endpoint.strip_prefix("ipc://") {
+        remove_stale_ipc(Path::new(path)).map_err(|e| fail(e.to_string()))?;
+    }
+    match Publisher::bind(endpoint).await {
+        Ok(bound) => Ok(bound),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(fail(
+            "address already in use (is another ptp-broker running?)".to_owned(),
+        )),
+        Err(e) => Err(fail(e.to_string())),
+    }
+}
+
 /// An ipc socket file left by a broker that was killed refuses the bind.
 /// Remove it, but only if nobody answers on it: a live broker keeps its file.
-fn remove_stale_ipc(path: &Path) -> io::Result<()> {
+pub(crate) fn remove_stale_ipc(path: &Path) -> io::Result<()> {
     if !path.exists() {
         return Ok(());
     }

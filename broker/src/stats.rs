@@ -39,6 +39,9 @@ counters! {
     rejected_http,
     /// Events the PUB sink dropped because its queue was full.
     dropped_publish,
+    /// Messages dropped for one subscriber whose PUB queue was full, summed
+    /// over subscribers (one message dropped for 3 subscribers counts 3).
+    dropped_subscriber,
     /// Messages written to the PUB socket (events, heartbeats, sync markers).
     published,
     /// Heartbeats published.

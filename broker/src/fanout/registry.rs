@@ -1,0 +1,166 @@
+//! The subscriber set. The publishing task reads an immutable snapshot
+//! (`Arc<[Entry]>`: one uncontended lock and a reference-count bump per
+//! publish, then a plain slice walk); connects, disconnects and subscription
+//! changes — rare next to events — rebuild it under the same lock.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::mpsc::{self, error::TrySendError};
+
+use super::{PublisherStats, SubscriberInfo};
+
+/// One subscriber's side shared between its connection and the publisher.
+#[derive(Debug)]
+pub struct Peer {
+    /// Address, for logs.
+    pub addr: String,
+    /// Wire messages for its writer.
+    pub queue: mpsc::Sender<Bytes>,
+    dropped: AtomicU64,
+    /// When a drop was last logged, and how many were not logged since.
+    drop_log: Mutex<(Option<Instant>, u64)>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    id: u64,
+    peer: Arc<Peer>,
+    prefixes: Arc<[Bytes]>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_id: u64,
+    entries: Vec<Entry>,
+    snapshot: Arc<[Entry]>,
+}
+
+/// Subscribers and counters of one publisher.
+#[derive(Debug)]
+pub struct Registry {
+    inner: Mutex<Inner>,
+    /// Per-subscriber queue capacity.
+    pub capacity: usize,
+    published: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl Registry {
+    pub fn new(capacity: usize) -> Registry {
+        Registry {
+            inner: Mutex::default(),
+            capacity,
+            published: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    // A panic elsewhere while holding the lock leaves consistent data (every
+    // update is a single assignment), so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Register a subscriber (no subscriptions yet); returns its id.
+    pub fn add(&self, addr: String, queue: mpsc::Sender<Bytes>) -> (u64, Arc<Peer>) {
+        let peer = Arc::new(Peer {
+            addr,
+            queue,
+            dropped: AtomicU64::new(0),
+            drop_log: Mutex::new((None, 0)),
+        });
+        let mut inner = self.lock();
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.entries.push(Entry {
+            id,
+            peer: peer.clone(),
+            prefixes: Arc::new([]),
+        });
+        inner.snapshot = inner.entries.as_slice().into();
+        (id, peer)
+    }
+
+    /// Replace subscriber `id`'s subscriptions.
+    pub fn set_subscriptions(&self, id: u64, prefixes: &[Bytes]) {
+        let mut inner = self.lock();
+        if let Some(entry) = inner.entries.iter_mut().find(|e| e.id == id) {
+            entry.prefixes = prefixes.into();
+            inner.snapshot = inner.entries.as_slice().into();
+        }
+    }
+
+    /// Forget subscriber `id` (its queue sender goes with the last snapshot using it).
+    pub fn remove(&self, id: u64) {
+        let mut inner = self.lock();
+        inner.entries.retain(|e| e.id != id);
+        inner.snapshot = inner.entries.as_slice().into();
+    }
+
+    /// See [`super::Publisher::publish`].
+    pub fn publish(&self, topic: &[u8], message: &Bytes) -> usize {
+        self.published.fetch_add(1, Ordering::Relaxed);
+        let snapshot = self.lock().snapshot.clone();
+        let mut dropped = 0;
+        for entry in snapshot.iter() {
+            if !entry.prefixes.iter().any(|p| topic.starts_with(p)) {
+                continue;
+            }
+            match entry.peer.queue.try_send(message.clone()) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    dropped += 1;
+                    entry.peer.count_drop();
+                }
+                // The connection is closing; it unregisters itself.
+                Err(TrySendError::Closed(_)) => {}
+            }
+        }
+        self.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
+        dropped
+    }
+
+    pub fn stats(&self) -> PublisherStats {
+        PublisherStats {
+            subscribers: self.lock().entries.len(),
+            published: self.published.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn subscribers(&self) -> Vec<SubscriberInfo> {
+        self.lock()
+            .entries
+            .iter()
+            .map(|e| SubscriberInfo {
+                peer: e.peer.addr.clone(),
+                subscriptions: e.prefixes.to_vec(),
+                dropped: e.peer.dropped.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+}
+
+impl Peer {
+    /// Count a drop; log at most once a second per subscriber, so a stalled
+    /// subscriber at 100k events/s does not turn into 100k log lines/s.
+    fn count_drop(&self) {
+        let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut log = self.drop_log.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if log.0.is_some_and(|t| now.duration_since(t).as_secs() < 1) {
+            log.1 += 1;
+            return;
+        }
+        tracing::warn!(
+            peer = %self.addr,
+            dropped = total,
+            suppressed = log.1,
+            "subscriber queue full: message dropped for this subscriber"
+        );
+        *log = (Some(now), 0);
+    }
+}
