@@ -41,6 +41,9 @@ pub struct Config {
     pub max_body: usize,
     /// Events the PUB sink may hold before it drops (and counts) the newest.
     pub publish_queue: usize,
+    /// Messages each PUB subscriber may have queued before the broker drops
+    /// (and counts) for that subscriber alone; it sees a seq gap and repairs.
+    pub subscriber_queue: usize,
     /// The HTTP receiver for upstream pushes.
     pub http: HttpConfig,
     /// The O-RAN event API to subscribe to (none by default).
@@ -72,6 +75,7 @@ impl Default for Config {
             heartbeat_ms: 1000,
             max_body: proto::frame::DEFAULT_MAX_BODY,
             publish_queue: 65_536,
+            subscriber_queue: crate::fanout::DEFAULT_QUEUE_CAPACITY,
             http: HttpConfig::default(),
             upstream: UpstreamConfig::default(),
             kube: KubeConfig::default(),
@@ -170,6 +174,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "max_body",
                 reason: format!("{} is outside 512..=16777216 bytes", self.max_body),
+            });
+        }
+        if !(1..=1_000_000).contains(&self.subscriber_queue) {
+            return Err(ConfigError::Invalid {
+                key: "subscriber_queue",
+                reason: format!("{} is outside 1..=1000000", self.subscriber_queue),
             });
         }
         if self.publish_queue == 0 {

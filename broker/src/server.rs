@@ -86,7 +86,7 @@ impl Server {
     pub async fn bind(config: Config) -> Result<Server, StartError> {
         let (tx, publish_queue) = mpsc::channel(config.publish_queue);
         let broker = Broker::new(tx);
-        let (publisher, publish) = bind_pub(&config.publish).await?;
+        let (publisher, publish) = bind_pub(&config.publish, config.subscriber_queue).await?;
         let mut pull_socket = PullSocket::new();
         let emit = bind(&mut pull_socket, "emit", &config.emit).await?;
         let mut query_socket = RouterSocket::new();
@@ -232,7 +232,7 @@ async fn bind_http(listen: &str) -> Result<TcpListener, StartError> {
 }
 
 /// Bind the PUB endpoint, with the same messages as [`bind`].
-async fn bind_pub(endpoint: &str) -> Result<(Publisher, String), StartError> {
+async fn bind_pub(endpoint: &str, queue: usize) -> Result<(Publisher, String), StartError> {
     let fail = |reason: String| StartError::Bind {
         role: "pub",
         endpoint: endpoint.to_owned(),
@@ -241,7 +241,7 @@ async fn bind_pub(endpoint: &str) -> Result<(Publisher, String), StartError> {
     if let Some(path) = endpoint.strip_prefix("ipc://") {
         remove_stale_ipc(Path::new(path)).map_err(|e| fail(e.to_string()))?;
     }
-    match Publisher::bind(endpoint).await {
+    match Publisher::bind_with_capacity(endpoint, queue).await {
         Ok(bound) => Ok(bound),
         Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(fail(
             "address already in use (is another ptp-broker running?)".to_owned(),

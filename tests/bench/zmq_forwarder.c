@@ -22,7 +22,8 @@ int main(void)
     void *ctx = zmq_ctx_new();
     void *pull = zmq_socket(ctx, ZMQ_PULL);
     void *pub = zmq_socket(ctx, ZMQ_PUB);
-    int hwm = 100000;
+    /* The same per-subscriber depth as ptp-broker's default subscriber_queue. */
+    int hwm = 8192;
     if (!ctx || !pull || !pub ||
         zmq_setsockopt(pull, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(pub, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
