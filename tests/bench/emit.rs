@@ -49,6 +49,9 @@ struct Args {
     /// Set `meta.seq` to the event number (no broker on the path).
     #[arg(long)]
     stamp_seq: bool,
+    /// Report the send time of every measured event (latency runs).
+    #[arg(long)]
+    times: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -194,7 +197,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     }
 
     let first = n;
-    let keep_times = matches!(sink, Sink::Http { .. });
+    let keep_times = args.times || matches!(sink, Sink::Http { .. });
     let mut sent_ns = Vec::new();
     let start = Instant::now();
     let start_ns = wire::now_ns();

@@ -84,7 +84,7 @@ fn run() -> anyhow::Result<bool> {
     if args.scenarios.contains(&2) {
         eprintln!("scenario 2: end-to-end latency");
         let mut paths: Vec<fn(&Env, &Sizes) -> anyhow::Result<scenarios::Latency>> =
-            vec![scenarios::latency_direct];
+            vec![scenarios::latency_forwarder, scenarios::latency_direct];
         if env.broker_http {
             paths.insert(0, scenarios::latency_broker);
         } else {

@@ -193,6 +193,9 @@ pub fn run_load(env: &Env, load: &Load) -> anyhow::Result<Outcome> {
     if load.stamp_seq {
         command.arg("--stamp-seq");
     }
+    if load.times {
+        command.arg("--times");
+    }
     let mut emitter = Proc::spawn("emit", command, &env.logs)?;
     emitter.expect("ready", start_deadline)?;
     let warm_deadline = Instant::now() + Duration::from_secs(30);
@@ -470,6 +473,30 @@ pub fn latency_broker(env: &Env, sizes: &Sizes) -> anyhow::Result<Latency> {
     };
     latency_from(
         "ptp-broker (POST /event -> PUB)",
+        sizes,
+        &run_load(env, &load)?,
+    )
+}
+
+/// The floor: the same 64 subscriber processes behind a libzmq forwarder
+/// (PUSH -> PUB in C), no HTTP, no validation, no stamping. What is left is
+/// the cost of waking 64 processes on this machine.
+pub fn latency_forwarder(env: &Env, sizes: &Sizes) -> anyhow::Result<Latency> {
+    let running = System::Libzmq.start(env, "latency")?;
+    let load = Load {
+        subscribers: Subscribers::Connect {
+            mode: "zmq",
+            connect: running.subscribe.clone(),
+        },
+        emitter: Emitter::Send {
+            mode: "zmq",
+            connect: running.emit.clone(),
+        },
+        stamp_seq: true,
+        ..latency_load(sizes)
+    };
+    latency_from(
+        "libzmq forwarder (PUSH -> PUB), no HTTP",
         sizes,
         &run_load(env, &load)?,
     )
