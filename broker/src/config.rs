@@ -340,6 +340,12 @@ pub fn check_endpoint(endpoint: &str) -> Result<(), String> {
                 "{endpoint:?} has no path (want ipc:///path/to/socket)"
             ));
         }
+        // The zeromq crate has no wildcard ipc paths (it would panic at bind).
+        if path.contains('*') {
+            return Err(format!(
+                "{endpoint:?}: wildcard ipc paths are not supported; name the socket file"
+            ));
+        }
         return Ok(());
     }
     Err(format!("{endpoint:?} is not tcp://HOST:PORT or ipc://PATH"))
@@ -413,6 +419,7 @@ mod tests {
             ("emit", "udp://x:1", "not tcp://"),
             ("pub", "tcp://127.0.0.1", "no port"),
             ("query", "ipc://", "no path"),
+            ("emit", "ipc://*", "wildcard"),
             ("heartbeat_ms", "0", "outside"),
             ("http.listen", "nowhere", "IP:PORT"),
         ] {
