@@ -133,38 +133,36 @@ impl Broker {
             }
             frame::validate(event)?;
         }
+        // Each event's state-table key, built once: this is also the
+        // single-event path every emit and PULL frame takes.
+        let keyed: Vec<((EventType, String), Event)> = events
+            .into_iter()
+            .map(|e| ((e.event_type.clone(), e.resource_address().to_owned()), e))
+            .collect();
         let mut state = self.lock();
         let mut new_keys = std::collections::HashSet::new();
-        for event in &events {
-            let key = (
-                event.event_type.clone(),
-                event.resource_address().to_owned(),
-            );
-            if !state.latest.contains_key(&key)
-                && new_keys.insert(key.clone())
+        for (key, _) in &keyed {
+            if !state.latest.contains_key(key)
+                && new_keys.insert(key)
                 && state.latest.len() + new_keys.len() > MAX_STATE_ENTRIES
             {
-                return Err(AcceptError::StateFull(key.1));
+                return Err(AcceptError::StateFull(key.1.clone()));
             }
         }
         let mut seq = state.seq;
-        let mut stamped = Vec::with_capacity(events.len());
-        for mut event in events {
+        let mut stamped = Vec::with_capacity(keyed.len());
+        for (key, mut event) in keyed {
             seq += 1;
             event.meta.epoch = self.shared.epoch;
             event.meta.seq = seq;
             event.meta.origin = origin;
             let frames = frame::encode_event(&event)?;
-            stamped.push((event, frames));
+            stamped.push((key, event, frames));
         }
         state.seq = seq;
         let mut seqs = Vec::with_capacity(stamped.len());
-        for (event, frames) in stamped {
+        for (key, event, frames) in stamped {
             let seq = event.meta.seq;
-            let key = (
-                event.event_type.clone(),
-                event.resource_address().to_owned(),
-            );
             state.latest.insert(key, event);
             // Queue while still holding the lock, so PUB order is seq order.
             self.queue(Outgoing { frames, seq });
@@ -174,8 +172,8 @@ impl Broker {
     }
 
     /// Does the state table already hold `event` (same id, or the same
-    /// values: no news), or a newer event of the same type and resource? The subscription manager asks before seeding
-    /// from CurrentState: the initial notification usually delivered the same
+    /// values: no news), or a newer event of the same type and resource?
+    /// The subscription manager asks before seeding from CurrentState: the initial notification usually delivered the same
     /// state already, and a push that overtook the pull must not be replaced
     /// by older news.
     pub fn knows_same_or_newer(&self, event: &Event) -> bool {
