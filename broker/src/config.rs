@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::http::Cidr;
+use crate::policy::EmitPolicy;
 use crate::upstream::{KubeConfig, UpstreamConfig};
 
 /// Default PULL endpoint clients emit to (LEAP's `emit_addr`).
@@ -21,7 +23,8 @@ pub const DEFAULT_PUB: &str = "tcp://127.0.0.1:9001";
 /// Default query endpoint (current state, sync markers, counters).
 pub const DEFAULT_QUERY: &str = "tcp://127.0.0.1:9002";
 /// Default HTTP receiver address: every interface, because the upstream
-/// daemon posts from the host network to the node's IP.
+/// daemon posts from the host network to the node's IP. It is bound only
+/// when there is something to receive (an upstream followed, or `http.open`).
 pub const DEFAULT_HTTP_LISTEN: &str = "0.0.0.0:8989";
 
 /// Everything the broker reads at start-up.
@@ -50,6 +53,11 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// Find the upstream through Kubernetes (`--kube`).
     pub kube: KubeConfig,
+    /// What synthetic events (client::emit, `ptp-broker emit`, PULL) may do:
+    /// `allow`, `protect-upstream` (refuse the O-RAN types, which the
+    /// upstream owns; application types pass), `deny`, or `auto`
+    /// (`protect-upstream` when following an upstream, else `allow`).
+    pub emit_policy: EmitPolicy,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing filter). `RUST_LOG` wins.
     pub log: String,
 }
@@ -58,12 +66,24 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
-    /// Serve the receiver at all.
+    /// Serve the receiver when there is something to receive: an upstream
+    /// to follow, or `open`. `false`: never (the upstream then needs
+    /// `upstream.callback` pointing at another receiver).
     pub enabled: bool,
     /// Address to listen on.
     pub listen: String,
-    /// Path events are POSTed to.
+    /// Path under which events are POSTed. Upstream pushes are accepted
+    /// only on `<path>/<secret>`, the callback registered with the upstream,
+    /// with a new 128-bit secret every run.
     pub path: String,
+    /// Also accept pushes on `<path>` itself, from anyone `allow` lets in,
+    /// as origin upstream: the plain receiver of the seed, for an upstream
+    /// subscribed by hand. Only without an upstream to follow. Off by
+    /// default: whoever reaches the port could set the node's clock state.
+    pub open: bool,
+    /// Source networks the receiver answers at all, as CIDRs
+    /// (`["10.0.0.0/8", "fd00::/8"]`). Empty: any.
+    pub allow: Vec<String>,
 }
 
 impl Default for Config {
@@ -79,6 +99,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             upstream: UpstreamConfig::default(),
             kube: KubeConfig::default(),
+            emit_policy: EmitPolicy::Auto,
             log: "info".to_owned(),
         }
     }
@@ -90,6 +111,8 @@ impl Default for HttpConfig {
             enabled: true,
             listen: DEFAULT_HTTP_LISTEN.to_owned(),
             path: "/event".to_owned(),
+            open: false,
+            allow: Vec::new(),
         }
     }
 }
@@ -196,14 +219,52 @@ impl Config {
                     key: "http.listen",
                     reason: format!("{:?}: {e} (want IP:PORT)", self.http.listen),
                 })?;
-            if !self.http.path.starts_with('/') {
+            let path = &self.http.path;
+            if !path.starts_with('/') || path.len() < 2 || path.ends_with('/') {
                 return Err(ConfigError::Invalid {
                     key: "http.path",
-                    reason: format!("{:?} must start with '/'", self.http.path),
+                    reason: format!(
+                        "{path:?} must start with '/', name something and not end with '/'"
+                    ),
                 });
             }
         }
+        self.allow()?;
+        if self.http.open && self.following() {
+            return Err(ConfigError::Invalid {
+                key: "http.open",
+                reason: "an upstream is followed: its pushes come on the secret callback, and an open path would let anyone overwrite them".to_owned(),
+            });
+        }
         self.validate_upstream()
+    }
+
+    /// Is an upstream followed (`upstream.url` or `kube.enabled`)?
+    pub fn following(&self) -> bool {
+        self.upstream.url.is_some() || self.kube.enabled
+    }
+
+    /// Is the HTTP receiver bound: enabled, and something to receive?
+    pub fn serves_http(&self) -> bool {
+        self.http.enabled && (self.following() || self.http.open)
+    }
+
+    /// The emit policy in force (`auto` resolved).
+    pub fn effective_emit_policy(&self) -> EmitPolicy {
+        self.emit_policy.resolve(self.following())
+    }
+
+    /// `http.allow`, parsed.
+    pub fn allow(&self) -> Result<Vec<Cidr>, ConfigError> {
+        self.http
+            .allow
+            .iter()
+            .map(|c| Cidr::parse(c))
+            .collect::<Result<_, _>>()
+            .map_err(|reason| ConfigError::Invalid {
+                key: "http.allow",
+                reason,
+            })
     }
 
     /// The `[upstream]` and `[kube]` sections.
@@ -228,7 +289,7 @@ impl Config {
                 reason,
             })?;
         }
-        let following = up.url.is_some() || self.kube.enabled;
+        let following = self.following();
         if following && !self.http.enabled && up.callback.is_none() {
             return invalid(
                 "upstream.callback",
@@ -371,6 +432,59 @@ mod tests {
         assert_eq!(c.query, "tcp://127.0.0.1:9002");
         assert_eq!(c.http.listen, "0.0.0.0:8989");
         assert_eq!(c.http.path, "/event");
+        assert!(!c.http.open && c.http.allow.is_empty());
+        assert!(
+            !c.serves_http(),
+            "no upstream, not open: nothing listens on the network"
+        );
+        assert_eq!(c.effective_emit_policy(), EmitPolicy::Allow);
+    }
+
+    #[test]
+    fn following_an_upstream_serves_http_and_protects_its_types() {
+        let url = (
+            "upstream.url",
+            "http://127.0.0.1:9043/api/ocloudNotifications/v2".to_owned(),
+        );
+        let c = Config::load(None, env(&[]), std::slice::from_ref(&url)).unwrap();
+        assert!(c.serves_http());
+        assert_eq!(c.effective_emit_policy(), EmitPolicy::ProtectUpstream);
+        let c = Config::load(
+            None,
+            env(&[]),
+            &[url.clone(), ("emit_policy", "allow".into())],
+        )
+        .unwrap();
+        assert_eq!(c.effective_emit_policy(), EmitPolicy::Allow);
+        let c = Config::load(None, env(&[("PTP_BROKER_EMIT_POLICY", "deny")]), &[]).unwrap();
+        assert_eq!(c.effective_emit_policy(), EmitPolicy::Deny);
+        let err = Config::load(None, env(&[]), &[url, ("http.open", "true".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http.open"), "{err}");
+        let c = Config::load(None, env(&[("PTP_BROKER_HTTP__OPEN", "true")]), &[]).unwrap();
+        assert!(c.serves_http());
+        let err = Config::load(None, env(&[]), &[("emit_policy", "sometimes".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sometimes"), "{err}");
+    }
+
+    #[test]
+    fn the_allow_list_takes_cidrs_only() {
+        let dir =
+            std::env::temp_dir().join(format!("ptp-broker-config-allow-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("allow.toml");
+        std::fs::write(&file, "[http]\nallow = [\"10.0.0.0/8\", \"::1\"]\n").unwrap();
+        let c = Config::load(Some(&file), env(&[]), &[]).unwrap();
+        assert_eq!(c.allow().unwrap().len(), 2);
+        std::fs::write(&file, "[http]\nallow = [\"10.0.0.0/40\"]\n").unwrap();
+        let err = Config::load(Some(&file), env(&[]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http.allow"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

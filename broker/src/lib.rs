@@ -2,8 +2,8 @@
 //! both call [`Server::bind`] then [`Server::run`] (or [`run`]).
 //!
 //! Layout: [`config`] reads and validates the configuration; [`shared`]
-//! holds the state every source writes to (stamping, latest state, the PUB
-//! queue); [`fanout`] is our ZMTP PUB socket; [`pull`] is the ZeroMQ PULL
+//! holds the state every source writes to (validation, stamping, latest
+//! state, the PUB queue); [`policy`] decides what synthetic emits may do; [`fanout`] is our ZMTP PUB socket; [`pull`] is the ZeroMQ PULL
 //! source; [`publish`] the PUB sink with
 //! heartbeats; [`query`] the current-state endpoint; [`stats`] the counters;
 //! [`http`] is the HTTP source the upstream POSTs events to;
@@ -15,6 +15,7 @@
 pub mod config;
 pub mod fanout;
 pub mod http;
+pub mod policy;
 pub mod publish;
 pub mod pull;
 pub mod query;

@@ -78,8 +78,11 @@ fn answer(broker: &Broker, request: Request) -> Reply {
     match request {
         Request::State { types, prefix } => match Selector::new(&types, &prefix) {
             Ok(selector) => {
-                let (seq, events) = broker.snapshot(&selector);
-                current(seq, events)
+                let snapshot = broker.snapshot(&selector);
+                Reply {
+                    unknown: snapshot.unknown.iter().map(ToString::to_string).collect(),
+                    ..current(snapshot.seq, snapshot.events)
+                }
             }
             Err(e) => refuse(e.to_string()),
         },

@@ -26,7 +26,7 @@ pub struct Ready {
     pub publish: String,
     /// Query endpoint.
     pub query: String,
-    /// HTTP receiver address (`None`: disabled).
+    /// HTTP receiver address (`None`: not served).
     pub http: Option<String>,
     /// This run's epoch.
     pub epoch: u64,
@@ -61,6 +61,9 @@ pub enum StartError {
         /// What the system said, with a hint.
         reason: String,
     },
+    /// The configuration was not validated ([`Config::load`] does that).
+    #[error("invalid configuration: {0}")]
+    Config(String),
     /// The upstream (URL, callback, Kubernetes discovery) cannot be followed.
     #[error("cannot follow the upstream: {0}")]
     Upstream(String),
@@ -75,8 +78,10 @@ pub struct Server {
     publisher: Publisher,
     pull_socket: PullSocket,
     query_socket: RouterSocket,
-    /// The HTTP receiver's listener, bound (`None`: disabled).
+    /// The HTTP receiver's listener, bound (`None`: nothing to receive, or disabled).
     http_listener: Option<TcpListener>,
+    /// What the receiver accepts.
+    http_options: http::Options,
     /// The subscription manager (`None`: no upstream configured).
     upstream: Option<Manager>,
 }
@@ -85,25 +90,39 @@ impl Server {
     /// Bind every endpoint of `config`.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
         let (tx, publish_queue) = mpsc::channel(config.publish_queue);
-        let broker = Broker::new(tx);
+        let broker = Broker::new(tx, config.effective_emit_policy());
         let (publisher, publish) = bind_pub(&config.publish, config.subscriber_queue).await?;
         let mut pull_socket = PullSocket::new();
         let emit = bind(&mut pull_socket, "emit", &config.emit).await?;
         let mut query_socket = RouterSocket::new();
         let query = bind(&mut query_socket, "query", &config.query).await?;
-        let http_listener = if config.http.enabled {
+        let http_listener = if config.serves_http() {
             Some(bind_http(&config.http.listen).await?)
         } else {
             None
         };
         let http_addr = http_listener.as_ref().and_then(|l| l.local_addr().ok());
-        let upstream = match resolve::resolve(&config, http_addr).await {
+        // This run's callback secret: only the upstream we subscribe to
+        // learns it, so only its pushes are taken as the truth.
+        let secret = new_secret();
+        let upstream = match resolve::resolve(&config, http_addr, &secret).await {
             Ok(Some(target)) => Some(
                 Manager::new(&config.upstream, target, broker.clone())
                     .map_err(|e| StartError::Upstream(e.to_string()))?,
             ),
             Ok(None) => None,
             Err(e) => return Err(StartError::Upstream(crate::error_chain(&e))),
+        };
+        let http_options = http::Options {
+            path: config.http.path.clone(),
+            upstream_path: upstream
+                .as_ref()
+                .map(|_| format!("{}/{secret}", config.http.path)),
+            open: config.http.open,
+            allow: config
+                .allow()
+                .map_err(|e| StartError::Config(e.to_string()))?,
+            max_body: config.max_body,
         };
         let ready = Ready {
             emit,
@@ -121,6 +140,7 @@ impl Server {
             pull_socket,
             query_socket,
             http_listener,
+            http_options,
             upstream,
         })
     }
@@ -150,6 +170,7 @@ impl Server {
             pull_socket,
             query_socket,
             http_listener,
+            http_options,
             upstream,
             ..
         } = self;
@@ -172,8 +193,7 @@ impl Server {
             tasks.spawn(http::run(
                 listener,
                 broker.clone(),
-                config.http.path.clone(),
-                config.max_body,
+                http_options,
                 shutdown.clone(),
             ));
         }
@@ -192,6 +212,17 @@ impl Server {
         shutdown.cancel();
         while tasks.join_next().await.is_some() {}
     }
+}
+
+/// 128 random bits as 32 hex digits: the last path segment of the callback.
+fn new_secret() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness is a broken host; a v4 UUID's 122 bits (which
+        // itself needs it) is the best left.
+        return uuid::Uuid::new_v4().simple().to_string();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Bind with a message that says what to do about the usual failures.
@@ -310,6 +341,7 @@ mod tests {
             ..Config::default()
         };
         config.http.listen = addr.to_string();
+        config.http.open = true;
         let err = Server::bind(config)
             .await
             .err()

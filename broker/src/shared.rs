@@ -7,9 +7,10 @@
 //! PUB order equal sequence order whichever source the event came from, and
 //! it is held for microseconds, so a tokio mutex would only add cost.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use catalog::EventType;
 use proto::frame::{self, Frames, SyncMarker};
@@ -17,6 +18,7 @@ use proto::query::Selector;
 use proto::{Event, Origin};
 use tokio::sync::mpsc;
 
+use crate::policy::EmitPolicy;
 use crate::stats::{self, Stats};
 
 /// Most (type, resource address) pairs the state table holds. An emitter
@@ -42,6 +44,13 @@ pub enum AcceptError {
     /// Fails validation.
     #[error("{0}")]
     Invalid(#[from] frame::DecodeError),
+    /// A value is not one the type allows (unknown state, out-of-range
+    /// number, hidden characters, too long).
+    #[error("{0}")]
+    Value(#[from] proto::validate::ValueError),
+    /// A synthetic event the emit policy refuses.
+    #[error("{0}")]
+    Policy(#[from] crate::policy::Refused),
     /// The state table is full.
     #[error(
         "state table full ({MAX_STATE_ENTRIES} type/resource pairs); new resource {0:?} refused"
@@ -54,6 +63,18 @@ pub enum AcceptError {
 #[error("PUB queue full")]
 pub struct QueueFull;
 
+/// What the state table holds for a selection, as of one sequence number.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Snapshot {
+    /// The sequence number the answer is current as of.
+    pub seq: u64,
+    /// The latest event per (type, resource address), by sequence number.
+    pub events: Vec<Event>,
+    /// Selected types the upstream is followed for but has not reported
+    /// yet: their state is unknown, not absent.
+    pub unknown: Vec<EventType>,
+}
+
 /// Handle to the broker's shared state.
 #[derive(Clone)]
 pub struct Broker {
@@ -63,6 +84,8 @@ pub struct Broker {
 struct Shared {
     /// Random id of this run (1 ..= 2^53-1).
     epoch: u64,
+    /// What synthetic events may do (resolved: never `Auto`).
+    policy: EmitPolicy,
     state: Mutex<State>,
     stats: Stats,
     /// The PUB sink's bounded queue. `try_send` only: a full sink drops, it
@@ -73,25 +96,44 @@ struct Shared {
     dropped_up_to: AtomicU64,
 }
 
+type Key = (EventType, String);
+
+/// One row of the state table.
+struct Entry {
+    event: Event,
+    /// When this broker accepted it: seeding compares arrival, never the
+    /// producer's `time`, which a wrong clock or a forger could set anywhere.
+    received: Instant,
+}
+
 #[derive(Default)]
 struct State {
     /// Sequence number of the latest accepted event (0: none yet).
     seq: u64,
     /// The latest event per (type, resource address).
-    latest: HashMap<(EventType, String), Event>,
+    latest: HashMap<Key, Entry>,
+    /// Types the upstream is followed for (see [`Broker::expect_upstream`]).
+    expected: Vec<EventType>,
 }
 
 impl Broker {
-    /// A broker with a fresh random epoch, feeding `publish`.
-    pub fn new(publish: mpsc::Sender<Outgoing>) -> Broker {
-        Broker::with_epoch(new_epoch(), publish)
+    /// A broker with a fresh random epoch, feeding `publish`, applying the
+    /// emit `policy` (already resolved) to synthetic events.
+    pub fn new(publish: mpsc::Sender<Outgoing>, policy: EmitPolicy) -> Broker {
+        Broker::build(new_epoch(), publish, policy)
     }
 
-    /// A broker with a chosen epoch (tests).
+    /// A broker with a chosen epoch that allows every emit (tests).
     pub fn with_epoch(epoch: u64, publish: mpsc::Sender<Outgoing>) -> Broker {
+        Broker::build(epoch, publish, EmitPolicy::Allow)
+    }
+
+    fn build(epoch: u64, publish: mpsc::Sender<Outgoing>, policy: EmitPolicy) -> Broker {
         Broker {
             shared: Arc::new(Shared {
                 epoch,
+                // `Auto` here (a caller that did not resolve it) allows.
+                policy: policy.resolve(false),
                 state: Mutex::new(State::default()),
                 stats: Stats::default(),
                 publish,
@@ -103,6 +145,11 @@ impl Broker {
     /// This run's epoch.
     pub fn epoch(&self) -> u64 {
         self.shared.epoch
+    }
+
+    /// The emit policy in force.
+    pub fn emit_policy(&self) -> EmitPolicy {
+        self.shared.policy
     }
 
     /// The counters.
@@ -127,20 +174,71 @@ impl Broker {
     /// and encoded before the state changes, and the events get consecutive
     /// sequence numbers. Returns them in order.
     pub fn accept_all(&self, events: Vec<Event>, origin: Origin) -> Result<Vec<u64>, AcceptError> {
-        for event in &events {
+        self.accept_where(events, origin, |_, _| true)
+    }
+
+    /// Take an upstream CurrentState answer, asked for at `asked_at`, into
+    /// the table: every event that is news, that is, unless the table holds
+    /// the same event (same id or same values) or one that arrived after
+    /// the question was asked (a push that overtook the answer is newer).
+    /// The producer's `time` plays no part. Returns how many were taken.
+    pub fn seed(&self, events: Vec<Event>, asked_at: Instant) -> Result<usize, AcceptError> {
+        let seqs = self.accept_where(events, Origin::Upstream, |latest, event| {
+            latest.is_none_or(|l| {
+                l.event.id != event.id && l.event.data != event.data && l.received <= asked_at
+            })
+        })?;
+        Ok(seqs.len())
+    }
+
+    /// The types the upstream is followed for: until it reports one, a
+    /// state query says that type is unknown ([`Snapshot::unknown`]).
+    pub fn expect_upstream(&self, types: Vec<EventType>) {
+        self.lock().expected = types;
+    }
+
+    /// The upstream does not offer `event_type` (it answered 404): its
+    /// state is not expected any more.
+    pub fn not_offered(&self, event_type: &EventType) {
+        self.lock().expected.retain(|t| t != event_type);
+    }
+
+    /// Check, normalize and stamp `events`, keep those `keep` says are news
+    /// (given the table's row for each), store and queue them, all or none.
+    fn accept_where(
+        &self,
+        events: Vec<Event>,
+        origin: Origin,
+        keep: impl Fn(Option<&Entry>, &Event) -> bool,
+    ) -> Result<Vec<u64>, AcceptError> {
+        let mut keyed: Vec<(Key, Event)> = Vec::with_capacity(events.len());
+        for mut event in events {
             if event.event_type.is_broker_internal() {
                 return Err(AcceptError::Reserved(event.event_type.clone()));
             }
-            frame::validate(event)?;
+            if origin == Origin::Synthetic
+                && let Err(refused) = self.shared.policy.check(&event)
+            {
+                stats::bump(&self.shared.stats.rejected_emit_policy);
+                return Err(refused.into());
+            }
+            if let Err(e) = proto::validate::normalize(&mut event) {
+                stats::bump(&self.shared.stats.rejected_value);
+                return Err(e.into());
+            }
+            frame::validate(&event)?;
+            // Each event's state-table key, built once: this is also the
+            // single-event path every emit and PULL frame takes.
+            let key = (
+                event.event_type.clone(),
+                event.resource_address().to_owned(),
+            );
+            keyed.push((key, event));
         }
-        // Each event's state-table key, built once: this is also the
-        // single-event path every emit and PULL frame takes.
-        let keyed: Vec<((EventType, String), Event)> = events
-            .into_iter()
-            .map(|e| ((e.event_type.clone(), e.resource_address().to_owned()), e))
-            .collect();
+        let now = Instant::now();
         let mut state = self.lock();
-        let mut new_keys = std::collections::HashSet::new();
+        keyed.retain(|(key, event)| keep(state.latest.get(key), event));
+        let mut new_keys = HashSet::new();
         for (key, _) in &keyed {
             if !state.latest.contains_key(key)
                 && new_keys.insert(key)
@@ -163,29 +261,18 @@ impl Broker {
         let mut seqs = Vec::with_capacity(stamped.len());
         for (key, event, frames) in stamped {
             let seq = event.meta.seq;
-            state.latest.insert(key, event);
+            state.latest.insert(
+                key,
+                Entry {
+                    event,
+                    received: now,
+                },
+            );
             // Queue while still holding the lock, so PUB order is seq order.
             self.queue(Outgoing { frames, seq });
             seqs.push(seq);
         }
         Ok(seqs)
-    }
-
-    /// Does the state table already hold `event` (same id, or the same
-    /// values: no news), or a newer event of the same type and resource?
-    /// The subscription manager asks before seeding from CurrentState: the initial notification usually delivered the same
-    /// state already, and a push that overtook the pull must not be replaced
-    /// by older news.
-    pub fn knows_same_or_newer(&self, event: &Event) -> bool {
-        let key = (
-            event.event_type.clone(),
-            event.resource_address().to_owned(),
-        );
-        self.lock().latest.get(&key).is_some_and(|latest| {
-            latest.id == event.id
-                || latest.data == event.data
-                || time_key(&latest.time) >= time_key(&event.time)
-        })
     }
 
     /// Queue a sync marker for PUB; returns the sequence number it follows.
@@ -208,20 +295,31 @@ impl Broker {
         Ok(state.seq)
     }
 
-    /// The latest events selected, ordered by sequence number, and the
-    /// sequence number the answer is current as of.
-    pub fn snapshot(&self, selector: &Selector) -> (u64, Vec<Event>) {
+    /// The latest events selected, ordered by sequence number, the sequence
+    /// number the answer is current as of, and the selected types whose
+    /// state is still unknown.
+    pub fn snapshot(&self, selector: &Selector) -> Snapshot {
         let state = self.lock();
         let mut events: Vec<Event> = state
             .latest
             .iter()
             .filter(|((t, _), _)| selector.matches(t))
-            .map(|(_, e)| e.clone())
+            .map(|(_, entry)| entry.event.clone())
+            .collect();
+        let unknown = state
+            .expected
+            .iter()
+            .filter(|t| selector.matches(t) && !events.iter().any(|e| e.event_type == **t))
+            .cloned()
             .collect();
         let seq = state.seq;
         drop(state);
         events.sort_by_key(|e| e.meta.seq);
-        (seq, events)
+        Snapshot {
+            seq,
+            events,
+            unknown,
+        }
     }
 
     /// Sequence number of the latest accepted event.
@@ -252,14 +350,6 @@ impl Broker {
     }
 }
 
-/// Event times are normalized RFC 3339 UTC with 0, 3, 6 or 9 fraction
-/// digits; padding the fraction makes them compare in time order.
-fn time_key(time: &str) -> (&str, String) {
-    let time = time.trim_end_matches('Z');
-    let (seconds, fraction) = time.split_once('.').unwrap_or((time, ""));
-    (seconds, format!("{fraction:0<9}"))
-}
-
 /// A random epoch in 1 ..= 2^53-1, exact in every JSON reader.
 fn new_epoch() -> u64 {
     let random = uuid::Uuid::new_v4().as_u64_pair().0;
@@ -267,134 +357,4 @@ fn new_epoch() -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proto::Content;
-
-    fn event(t: catalog::OranEvent, value: &str, resource: Option<&str>) -> Event {
-        Event::synthetic(
-            t.into(),
-            Content::parse(value, resource.map(str::to_owned)).unwrap(),
-        )
-    }
-
-    #[test]
-    fn accept_stamps_in_order_and_keeps_the_latest_per_resource() {
-        let (tx, mut rx) = mpsc::channel(16);
-        let b = Broker::with_epoch(5, tx);
-        assert_eq!(
-            b.accept(
-                event(catalog::PTP_LOCK_STATE, "LOCKED", None),
-                Origin::Upstream
-            ),
-            Ok(1)
-        );
-        assert_eq!(
-            b.accept(
-                event(catalog::PTP_LOCK_STATE, "HOLDOVER", None),
-                Origin::Synthetic
-            ),
-            Ok(2)
-        );
-        assert_eq!(
-            b.accept(
-                event(catalog::PTP_LOCK_STATE, "LOCKED", Some("/other")),
-                Origin::Synthetic
-            ),
-            Ok(3)
-        );
-        let (seq, events) = b.snapshot(&Selector::new(&[], "").unwrap());
-        assert_eq!(seq, 3);
-        assert_eq!(
-            events.iter().map(|e| e.meta.seq).collect::<Vec<_>>(),
-            [2, 3]
-        );
-        assert_eq!(events[0].data.values[0].value, "HOLDOVER");
-        assert_eq!(events[0].meta.epoch, 5);
-        for want in 1..=3 {
-            assert_eq!(rx.try_recv().unwrap().seq, want);
-        }
-    }
-
-    #[test]
-    fn a_full_publish_queue_drops_and_counts_but_keeps_state() {
-        let (tx, _rx) = mpsc::channel(1);
-        let b = Broker::with_epoch(1, tx);
-        b.accept(
-            event(catalog::OS_CLOCK_SYNC, "LOCKED", None),
-            Origin::Synthetic,
-        )
-        .unwrap();
-        b.accept(
-            event(catalog::OS_CLOCK_SYNC, "FREERUN", None),
-            Origin::Synthetic,
-        )
-        .unwrap();
-        assert_eq!(b.stats().snapshot()["dropped_publish"], 1);
-        assert_eq!(b.dropped_up_to(), 2);
-        let (_, events) = b.snapshot(&Selector::new(&["OS_CLOCK_SYNC".into()], "").unwrap());
-        assert_eq!(events[0].data.values[0].value, "FREERUN");
-    }
-
-    #[test]
-    fn refused_events_take_no_sequence_number() {
-        let (tx, _rx) = mpsc::channel(16);
-        let b = Broker::with_epoch(1, tx);
-        let mut bad = event(catalog::OS_CLOCK_SYNC, "LOCKED", None);
-        bad.time = "never".into();
-        assert!(matches!(
-            b.accept(bad, Origin::Synthetic),
-            Err(AcceptError::Invalid(_))
-        ));
-        let mut reserved = event(catalog::OS_CLOCK_SYNC, "LOCKED", None);
-        reserved.event_type = catalog::HEARTBEAT;
-        assert!(matches!(
-            b.accept(reserved, Origin::Synthetic),
-            Err(AcceptError::Reserved(_))
-        ));
-        assert_eq!(b.seq(), 0);
-    }
-
-    #[test]
-    fn a_batch_is_stored_whole_or_not_at_all() {
-        let (tx, mut rx) = mpsc::channel(16);
-        let b = Broker::with_epoch(1, tx);
-        let mut bad = event(catalog::OS_CLOCK_SYNC, "LOCKED", None);
-        bad.time = "never".into();
-        let good = event(catalog::PTP_LOCK_STATE, "LOCKED", None);
-        assert!(
-            b.accept_all(vec![good.clone(), bad], Origin::Upstream)
-                .is_err()
-        );
-        assert_eq!(b.seq(), 0);
-        assert!(rx.try_recv().is_err());
-        let other = event(catalog::OS_CLOCK_SYNC, "HOLDOVER", None);
-        assert_eq!(
-            b.accept_all(vec![good, other], Origin::Upstream),
-            Ok(vec![1, 2])
-        );
-    }
-
-    #[test]
-    fn seeding_never_replaces_newer_state() {
-        let (tx, _rx) = mpsc::channel(16);
-        let b = Broker::with_epoch(1, tx);
-        let mut newer = event(catalog::PTP_LOCK_STATE, "HOLDOVER", None);
-        newer.time = "2024-01-01T00:00:01.5Z".into();
-        let mut older = event(catalog::PTP_LOCK_STATE, "LOCKED", None);
-        older.time = "2024-01-01T00:00:01.25Z".into();
-        assert!(!b.knows_same_or_newer(&older));
-        b.accept(newer.clone(), Origin::Upstream).unwrap();
-        assert!(b.knows_same_or_newer(&older));
-        assert!(b.knows_same_or_newer(&newer));
-        older.time = "2024-01-01T00:00:02Z".into();
-        assert!(!b.knows_same_or_newer(&older));
-    }
-
-    #[test]
-    fn epochs_are_json_safe_and_vary() {
-        let a = new_epoch();
-        assert!((1..1 << 53).contains(&a));
-        assert_ne!(a, new_epoch());
-    }
-}
+mod tests;

@@ -37,6 +37,17 @@ counters! {
     rejected_emit,
     /// HTTP requests refused (4xx).
     rejected_http,
+    /// HTTP requests refused because they were not upstream pushes on the
+    /// secret callback, or came from outside `http.allow` (also counted in
+    /// rejected_http).
+    rejected_http_unauthorized,
+    /// Events refused for a value their type does not allow (unknown state,
+    /// out-of-range number, hidden characters, too long), from any source
+    /// (also counted in that source's rejected_* counter).
+    rejected_value,
+    /// Synthetic events refused by the emit policy (also counted in
+    /// rejected_emit).
+    rejected_emit_policy,
     /// Events the PUB sink dropped because its queue was full.
     dropped_publish,
     /// Messages dropped for one subscriber whose PUB queue was full, summed

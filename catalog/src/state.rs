@@ -54,6 +54,9 @@ states! {
     Locked = "LOCKED",
     /// Synchronized (GNSS).
     Synchronized = "SYNCHRONIZED",
+    /// The source itself does not know (StarlingX reports SyncE lock state
+    /// `UNKNOWN` while it starts).
+    Unknown = "UNKNOWN",
     /// Unlocked.
     Unlocked = "UNLOCKED",
 }
@@ -135,7 +138,7 @@ mod tests {
 
     #[test]
     fn every_state_round_trips_in_any_case() {
-        assert_eq!(SyncState::ALL.len(), 13);
+        assert_eq!(SyncState::ALL.len(), 14);
         for &s in SyncState::ALL {
             let text = s.as_str();
             assert_eq!(text, text.to_uppercase());

@@ -9,7 +9,9 @@
 //! - value field names of v2 (`ResourceAddress`, `data_type`, `value_type`)
 //!   and v1 (`resource`, `dataType`, `valueType`), numbers as strings or
 //!   JSON numbers;
-//! - Red Hat's RFC 3339 times and StarlingX's dotless ones.
+//! - Red Hat's RFC 3339 times and StarlingX's dotless ones;
+//! - sdk-go's own event JSON (`dataContentType`, no `specversion`), which
+//!   the Red Hat v1 stack and ptp-listener-lib exchange.
 //!
 //! Everything is normalized on the way in: the type to its current O-RAN
 //! spelling, states to all caps, the time to RFC 3339 UTC.
@@ -93,6 +95,7 @@ fn is_keyed_legacy(o: &Map<String, Json>) -> bool {
 }
 
 fn parse_object(mut o: Map<String, Json>) -> Result<Event, JsonError> {
+    let has_specversion = o.contains_key("specversion");
     let mut attr = |name: &str| -> Result<String, JsonError> {
         match o.remove(name) {
             Some(Json::String(s)) if !s.is_empty() => Ok(s),
@@ -101,7 +104,12 @@ fn parse_object(mut o: Map<String, Json>) -> Result<Event, JsonError> {
             None => Err(JsonError::Missing(name.to_owned())),
         }
     };
-    let specversion = attr("specversion")?;
+    // sdk-go's own event JSON (the Red Hat v1 stack, ptp-listener-lib) has
+    // no `specversion`; it is a 1.0 event with the attribute left out.
+    let specversion = match has_specversion {
+        true => attr("specversion")?,
+        false => "1.0".to_owned(),
+    };
     let id = attr("id")?;
     let type_name = attr("type")?;
     let source = attr("source")?;
@@ -110,6 +118,20 @@ fn parse_object(mut o: Map<String, Json>) -> Result<Event, JsonError> {
         Some(Json::String(t)) => Some(t),
         Some(_) => return Err(invalid("time", "must be a string")),
     };
+    // `datacontenttype` (CloudEvents) or `dataContentType` (sdk-go): O-RAN
+    // data is JSON, so only a JSON media type makes sense.
+    for name in ["datacontenttype", "dataContentType"] {
+        match o.remove(name) {
+            None | Some(Json::Null) => {}
+            Some(Json::String(t)) if is_json_media_type(&t) => {}
+            Some(other) => {
+                return Err(invalid(
+                    name,
+                    format!("{other} is not a JSON media type; O-RAN data is JSON"),
+                ));
+            }
+        }
+    }
     if o.contains_key("data_base64") {
         return Err(invalid(
             "data_base64",
@@ -120,6 +142,14 @@ fn parse_object(mut o: Map<String, Json>) -> Result<Event, JsonError> {
         .remove("data")
         .ok_or_else(|| JsonError::Missing("data".to_owned()))?;
     build(specversion, id, &type_name, source, time, data)
+}
+
+/// `application/json`, `text/json` or any `…+json`, parameters ignored.
+fn is_json_media_type(t: &str) -> bool {
+    let media = t.split(';').next().unwrap_or_default().trim();
+    media.eq_ignore_ascii_case("application/json")
+        || media.eq_ignore_ascii_case("text/json")
+        || media.to_ascii_lowercase().ends_with("+json")
 }
 
 /// Parse a binary-mode request: `header(name)` returns the value of an HTTP
@@ -241,8 +271,15 @@ fn parse_value(index: usize, v: Json) -> Result<Value, JsonError> {
     let value = match v.remove("value") {
         Some(Json::String(s)) => s,
         Some(Json::Number(n)) => n.to_string(),
-        Some(obj @ Json::Object(_)) if value_type == ValueType::RedfishEvent => obj.to_string(),
-        Some(_) => return Err(invalid(at("value"), "must be a string or a number")),
+        // Redfish events, and StarlingX's extended SyncE state, carry an
+        // object; validation decides per type whether it may.
+        Some(obj @ Json::Object(_)) => obj.to_string(),
+        Some(_) => {
+            return Err(invalid(
+                at("value"),
+                "must be a string, a number or an object",
+            ));
+        }
         None => return Err(JsonError::Missing(at("value"))),
     };
     let value = match value_type {

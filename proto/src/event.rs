@@ -80,6 +80,14 @@ pub enum ValueType {
 }
 
 impl DataType {
+    /// The O-RAN spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DataType::Notification => "notification",
+            DataType::Metric => "metric",
+        }
+    }
+
     /// Parse an upstream spelling, ignoring case.
     pub fn parse(s: &str) -> Option<DataType> {
         match s.to_ascii_lowercase().as_str() {
@@ -91,6 +99,16 @@ impl DataType {
 }
 
 impl ValueType {
+    /// The O-RAN spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ValueType::Enumeration => "enumeration",
+            ValueType::Decimal64_3 => "decimal64.3",
+            ValueType::Metric => "metric",
+            ValueType::RedfishEvent => "redfish-event",
+        }
+    }
+
     /// Parse an upstream spelling, ignoring case.
     pub fn parse(s: &str) -> Option<ValueType> {
         match s.to_ascii_lowercase().as_str() {
@@ -127,6 +145,22 @@ pub enum Origin {
     Upstream,
 }
 
+impl Origin {
+    /// `synthetic` or `upstream`, as on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Origin::Synthetic => "synthetic",
+            Origin::Upstream => "upstream",
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How a client library handed an event to a callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -140,6 +174,13 @@ pub enum Delivery {
     /// The current state fetched after events were missed (a gap or a broker
     /// restart): intermediate changes were skipped; this is the state now.
     Repaired,
+    /// The state of this resource is not known any more: the broker
+    /// restarted and its new run holds no state for it (yet), or it follows
+    /// an upstream that has not reported it. The event has no values
+    /// ([`Event::state`] is `None`); treat the clock as not synchronized
+    /// until a later delivery says otherwise. Made by the client library,
+    /// never on the wire.
+    Unknown,
 }
 
 impl Event {
@@ -160,6 +201,39 @@ impl Event {
             meta: Meta::default(),
             delivery: Delivery::Live,
         }
+    }
+
+    /// The "state unknown" event a client hands a callback for `resource`
+    /// of `event_type` ([`Delivery::Unknown`]), as of broker run `epoch` at
+    /// sequence number `seq`.
+    pub fn unknown(event_type: EventType, resource: &str, epoch: u64, seq: u64) -> Event {
+        Event {
+            event_type,
+            id: format!("unknown-{epoch}-{seq}"),
+            source: resource.to_owned(),
+            time: crate::time::now(),
+            specversion: "1.0".to_owned(),
+            data: Data {
+                version: "1.0".to_owned(),
+                values: Vec::new(),
+            },
+            meta: Meta {
+                epoch,
+                seq,
+                origin: Origin::Synthetic,
+            },
+            delivery: Delivery::Unknown,
+        }
+    }
+
+    /// Who produced it: the upstream, or a synthetic emit (a test, a tool).
+    pub fn origin(&self) -> Origin {
+        self.meta.origin
+    }
+
+    /// Is this a "state unknown" delivery ([`Delivery::Unknown`])?
+    pub fn is_unknown(&self) -> bool {
+        self.delivery == Delivery::Unknown
     }
 
     /// The first sync state among the values, if any: what most callbacks want.
@@ -192,7 +266,8 @@ impl Event {
 }
 
 impl fmt::Display for Event {
-    /// One line for terminals: `seq type address value [value…]`.
+    /// One line for terminals: `#seq type address value [value…] [origin]`,
+    /// then `(initial)`, `(repaired)` or `UNKNOWN (unknown)` for those deliveries.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -201,13 +276,17 @@ impl fmt::Display for Event {
             self.event_type,
             self.resource_address()
         )?;
+        if self.delivery == Delivery::Unknown {
+            return f.write_str(" UNKNOWN (unknown)");
+        }
         for v in &self.data.values {
             write!(f, " {}", v.value)?;
         }
+        write!(f, " [{}]", self.meta.origin)?;
         match self.delivery {
-            Delivery::Live => Ok(()),
             Delivery::Initial => f.write_str(" (initial)"),
             Delivery::Repaired => f.write_str(" (repaired)"),
+            _ => Ok(()),
         }
     }
 }

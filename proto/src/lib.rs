@@ -19,7 +19,9 @@
 //! upstream JSON shape (v2, v1, binary mode, StarlingX time and legacy keyed
 //! format) and writes the O-RAN v2 shape; [`frame`] owns the ZeroMQ frames
 //! (event, heartbeat, sync marker) with the decode size limit; [`query`] is
-//! the request/reply protocol of the query endpoint. `docs/PROTOCOL.md`
+//! the request/reply protocol of the query endpoint; [`validate`] is
+//! what every event must carry (bounded, printable, a known state or a
+//! number of the right kind per O-RAN type). `docs/PROTOCOL.md`
 //! describes the same bytes for other languages.
 #![deny(missing_docs)]
 
@@ -28,6 +30,7 @@ pub mod event;
 pub mod frame;
 pub mod query;
 mod time;
+pub mod validate;
 
 pub use event::{Content, Data, DataType, Delivery, Event, Meta, Origin, Value, ValueType};
 pub use frame::{DecodeError, Frames, Message};

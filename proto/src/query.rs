@@ -90,6 +90,9 @@ pub struct Reply {
     pub seq: u64,
     /// For `state`: the latest event per (type, resource address), by seq.
     pub events: Vec<Event>,
+    /// For `state`: selected event types the broker follows an upstream for
+    /// but has no state of yet (unknown, not absent).
+    pub unknown: Vec<String>,
     /// For `stats`: named counters.
     pub counters: BTreeMap<String, u64>,
 }
@@ -102,6 +105,8 @@ struct ReplyOut<'a> {
     epoch: u64,
     seq: u64,
     events: Vec<crate::frame::EventOut<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    unknown: &'a [String],
     counters: &'a BTreeMap<String, u64>,
 }
 
@@ -116,6 +121,8 @@ struct ReplyIn {
     seq: u64,
     #[serde(default)]
     events: Vec<WireEvent>,
+    #[serde(default)]
+    unknown: Vec<String>,
     #[serde(default)]
     counters: BTreeMap<String, u64>,
 }
@@ -144,6 +151,7 @@ pub fn encode_reply(reply: &Reply) -> Vec<u8> {
         epoch: reply.epoch,
         seq: reply.seq,
         events: reply.events.iter().map(Into::into).collect(),
+        unknown: &reply.unknown,
         counters: &reply.counters,
     })
 }
@@ -170,6 +178,7 @@ pub fn decode_reply(body: &[u8]) -> Result<Reply, DecodeError> {
             .into_iter()
             .map(WireEvent::into_event)
             .collect::<Result<_, _>>()?,
+        unknown: wire.unknown,
         counters: wire.counters,
     })
 }
@@ -230,6 +239,7 @@ mod tests {
             epoch: 9,
             seq: 5,
             events: vec![e],
+            unknown: vec![catalog::OS_CLOCK_SYNC.oran_type().into()],
             ..Reply::default()
         };
         assert_eq!(decode_reply(&encode_reply(&reply)), Ok(reply));

@@ -14,7 +14,6 @@
 
 use std::time::Duration;
 
-use proto::Origin;
 use tokio_util::sync::CancellationToken;
 
 use super::address::{normalize, resource_path};
@@ -24,6 +23,7 @@ use super::rest::{Rest, RestError, Subscribed, Subscription, http_client};
 use super::{ApiVersion, UpstreamConfig};
 use crate::shared::Broker;
 use crate::stats;
+use catalog::EventType;
 
 /// First retry delay after a failure.
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
@@ -63,7 +63,10 @@ pub struct Manager {
     api: ApiVersion,
     flavor: super::Flavor,
     node: String,
+    /// Our EndpointUri, this run's secret included: never logged.
     callback: String,
+    /// The EndpointUri without the secret (see [`Target::callback_base`]).
+    callback_base: String,
     wanted: Vec<Wanted>,
     interval: Duration,
     /// Set once the API has been found (see [`Rest::detect`]).
@@ -107,6 +110,7 @@ impl Manager {
             flavor: config.flavor,
             node: target.node,
             callback: target.callback,
+            callback_base: target.callback_base,
             wanted,
             interval: Duration::from_millis(config.health_interval_ms),
             rest: None,
@@ -119,9 +123,42 @@ impl Manager {
         &self.callback
     }
 
+    /// The EndpointUri as it may be logged: the secret left out.
+    fn shown_callback(&self) -> String {
+        format!("{}/<secret>", self.callback_base)
+    }
+
+    /// Was `endpoint` registered by an earlier run of this broker (the same
+    /// callback with no secret, or with another one)?
+    fn is_earlier_run(&self, endpoint: &str) -> bool {
+        endpoint != self.callback
+            && endpoint
+                .strip_prefix(self.callback_base.as_str())
+                .is_some_and(|rest| {
+                    rest.is_empty()
+                        || rest.strip_prefix('/').is_some_and(|s| {
+                            !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
+                        })
+                })
+    }
+
+    /// Tell the broker which types the upstream should report: until it
+    /// does, their state is unknown.
+    fn expect_wanted(&self) {
+        let mut types: Vec<EventType> = self
+            .wanted
+            .iter()
+            .filter(|w| !w.unsupported)
+            .map(|w| w.resource.into())
+            .collect();
+        types.dedup();
+        self.broker.expect_upstream(types);
+    }
+
     /// Follow the upstream until `shutdown`, then delete our subscriptions.
     pub async fn run(mut self, shutdown: CancellationToken) {
-        tracing::info!(url = %self.url, callback = %self.callback, resources = self.wanted.len(), "following upstream");
+        tracing::info!(url = %self.url, callback = %self.shown_callback(), resources = self.wanted.len(), "following upstream");
+        self.expect_wanted();
         let mut status = Status::Starting;
         let mut backoff = BACKOFF_MIN;
         loop {
@@ -150,6 +187,7 @@ impl Manager {
                         for w in &mut self.wanted {
                             w.unsupported = false;
                         }
+                        self.expect_wanted();
                     } else {
                         tracing::debug!("upstream still not followed: {e}");
                     }
@@ -233,6 +271,7 @@ impl Manager {
                 Subscribed::UnknownResource => {
                     tracing::warn!(resource = %address, "upstream does not offer this resource (404); not subscribed");
                     self.wanted[i].unsupported = true;
+                    self.broker.not_offered(&self.wanted[i].resource.into());
                 }
             }
         }
@@ -255,27 +294,37 @@ impl Manager {
         refused.map_or(Ok(()), Err)
     }
 
-    /// Subscriptions with our callback and a wanted address that we did not
-    /// adopt are duplicates (an earlier run that raced, a manual POST): the
-    /// upstream would deliver every event twice, so delete them.
+    /// Delete what would make the upstream deliver twice or to nobody:
+    /// subscriptions with our callback and a wanted address that we did not
+    /// adopt (an earlier pass that raced, a manual POST), and every
+    /// subscription of an earlier run of this broker (killed before it could
+    /// delete them; its secret is gone, so its callback only refuses).
     async fn delete_duplicates(&self, rest: &Rest, listed: &[Subscription]) {
-        for s in listed.iter().filter(|s| s.endpoint == self.callback) {
-            let adopted = self
-                .wanted
-                .iter()
-                .any(|w| w.id.as_deref() == Some(s.id.as_str()));
-            let wanted = self
-                .wanted
-                .iter()
-                .any(|w| normalize(&w.address) == normalize(&s.resource));
-            if adopted || !wanted {
-                continue;
-            }
-            match rest.delete(&s.id).await {
-                Ok(()) => {
-                    tracing::info!(resource = %s.resource, id = %s.id, "deleted duplicate subscription")
+        for s in listed {
+            let earlier = self.is_earlier_run(&s.endpoint);
+            if !earlier {
+                if s.endpoint != self.callback {
+                    continue;
                 }
-                Err(e) => tracing::debug!("cannot delete duplicate {}: {e}", s.id),
+                let adopted = self
+                    .wanted
+                    .iter()
+                    .any(|w| w.id.as_deref() == Some(s.id.as_str()));
+                let wanted = self
+                    .wanted
+                    .iter()
+                    .any(|w| normalize(&w.address) == normalize(&s.resource));
+                if adopted || !wanted {
+                    continue;
+                }
+            }
+            let what = match earlier {
+                true => "subscription of an earlier run of this broker",
+                false => "duplicate subscription",
+            };
+            match rest.delete(&s.id).await {
+                Ok(()) => tracing::info!(resource = %s.resource, id = %s.id, "deleted {what}"),
+                Err(e) => tracing::debug!("cannot delete {what} {}: {e}", s.id),
             }
         }
     }
@@ -308,9 +357,10 @@ impl Manager {
         self.seed(rest, &address).await;
     }
 
-    /// Take the resource's current state into the broker, unless it already
-    /// has that or newer (the initial notification usually brought it).
+    /// Take the resource's current state into the broker: every answer is
+    /// news unless the broker holds the same, or a push arrived after we asked.
     async fn seed(&self, rest: &Rest, address: &str) {
+        let asked_at = std::time::Instant::now();
         let events = match rest.current_state(address).await {
             Ok(events) => events,
             Err(e) => {
@@ -320,22 +370,17 @@ impl Manager {
                 return;
             }
         };
-        let fresh: Vec<_> = events
-            .into_iter()
-            .filter(|e| !self.broker.knows_same_or_newer(e))
-            .collect();
-        let count = fresh.len() as u64;
-        if count == 0 {
-            return;
-        }
-        match self.broker.accept_all(fresh, Origin::Upstream) {
-            Ok(_) => {
+        match self.broker.seed(events, asked_at) {
+            Ok(count) => {
                 self.broker
                     .stats()
                     .accepted_upstream_pull
-                    .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+                    .fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
             }
-            Err(e) => tracing::warn!("CurrentState of {address} refused: {e}"),
+            Err(e) => {
+                stats::bump(&self.broker.stats().upstream_errors);
+                tracing::warn!("CurrentState of {address} refused: {e}");
+            }
         }
     }
 

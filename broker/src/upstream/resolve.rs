@@ -18,8 +18,12 @@ const REDHAT_V2_PREFIX: &str = "/api/ocloudNotifications/v2";
 pub struct Target {
     /// Base URL of the API (may still lack the prefix; see `Rest::detect`).
     pub url: String,
-    /// EndpointUri of every subscription.
+    /// EndpointUri of every subscription: `callback_base` + `/<secret>`.
     pub callback: String,
+    /// The callback without this run's secret: a subscription whose
+    /// EndpointUri is this, or this plus another secret, was made by an
+    /// earlier run of this broker and is deleted.
+    pub callback_base: String,
     /// Node name in resource addresses.
     pub node: String,
     /// Keeps the Kubernetes port-forward alive as long as the manager runs.
@@ -39,10 +43,12 @@ pub enum ResolveError {
 }
 
 /// The target for `config`, or `None` when no upstream is configured.
-/// `http` is the address the receiver is bound to.
+/// `http` is the address the receiver is bound to; `secret` is appended to
+/// the callback as its last path segment.
 pub async fn resolve(
     config: &Config,
     http: Option<SocketAddr>,
+    secret: &str,
 ) -> Result<Option<Target>, ResolveError> {
     let up = &config.upstream;
     if up.url.is_none() && !config.kube.enabled {
@@ -74,13 +80,14 @@ pub async fn resolve(
             }
         }
     };
-    let callback = match &up.callback {
-        Some(callback) => callback.clone(),
+    let callback_base = match &up.callback {
+        Some(callback) => callback.trim_end_matches('/').to_owned(),
         None => default_callback(config, http, towards)?,
     };
     Ok(Some(Target {
         url,
-        callback,
+        callback: format!("{callback_base}/{secret}"),
+        callback_base,
         node,
         forward,
     }))

@@ -5,6 +5,7 @@
 //! every bad request must get its status code, be counted, and leave the
 //! state untouched; a good event after bad ones still gets through.
 
+mod auth;
 mod payloads;
 
 use std::time::Duration;
@@ -22,11 +23,14 @@ use payloads::*;
 struct Running {
     broker: Broker,
     http: String,
+    /// The path pushes are accepted on: `/event` in open mode, the secret
+    /// callback's path when following an upstream.
+    push_path: String,
     client: reqwest::Client,
     _stop: tokio_util::sync::DropGuard,
 }
 
-async fn start() -> Running {
+fn config_on_free_ports() -> Config {
     let mut config = Config {
         emit: "tcp://127.0.0.1:0".into(),
         publish: "tcp://127.0.0.1:0".into(),
@@ -34,14 +38,35 @@ async fn start() -> Running {
         ..Config::default()
     };
     config.http.listen = "127.0.0.1:0".into();
+    config
+}
+
+/// The receiver in open mode (`http.open`, no upstream): conformance of the
+/// request handling itself, on `POST /event`.
+async fn start() -> Running {
+    let mut config = config_on_free_ports();
+    config.http.open = true;
+    start_with(config).await
+}
+
+async fn start_with(config: Config) -> Running {
+    config.validate().expect("a valid configuration");
     let server = Server::bind(config).await.expect("bind");
     let http = server.ready().http.clone().expect("http enabled");
+    let push_path = match server.callback() {
+        Some(callback) => {
+            let url = reqwest::Url::parse(callback).expect("callback URL");
+            url.path().to_owned()
+        }
+        None => "/event".to_owned(),
+    };
     let broker = server.broker().clone();
     let shutdown = CancellationToken::new();
     tokio::spawn(server.run(shutdown.clone()));
     Running {
         broker,
         http,
+        push_path,
         client: reqwest::Client::builder()
             .no_proxy()
             .build()
@@ -52,9 +77,19 @@ async fn start() -> Running {
 
 impl Running {
     async fn post(&self, content_type: Option<&str>, body: &str) -> (StatusCode, String) {
+        self.post_to(&self.push_path.clone(), content_type, body)
+            .await
+    }
+
+    async fn post_to(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, String) {
         let mut request = self
             .client
-            .post(format!("http://{}/event", self.http))
+            .post(format!("http://{}{path}", self.http))
             .body(body.to_owned());
         if let Some(ct) = content_type {
             request = request.header("content-type", ct);
@@ -68,9 +103,10 @@ impl Running {
 
     /// The latest value stored for `event_type` at `resource`.
     fn stored(&self, event_type: &str, resource: &str) -> Option<String> {
-        let (_, events) = self
+        let events = self
             .broker
-            .snapshot(&Selector::new(&[event_type.to_owned()], "").expect("selector"));
+            .snapshot(&Selector::new(&[event_type.to_owned()], "").expect("selector"))
+            .events;
         events
             .iter()
             .find(|e| e.resource_address() == resource)
@@ -311,6 +347,60 @@ async fn bad_requests_get_their_status_and_are_counted() {
     assert_eq!(b.counter("accepted_http"), 1);
     assert_eq!(b.broker.seq(), 1);
     assert_eq!(b.counter("rejected_http"), refused);
+}
+
+#[tokio::test]
+async fn bad_values_are_refused_naming_what_is_allowed() {
+    let b = start().await;
+    let json = Some("application/json");
+    let state = |from: &str, to: &str| REDHAT_V2.replace(from, to);
+    let cases: Vec<(String, &str)> = vec![
+        (
+            state("\"LOCKED\"", "\"WOBBLY\""),
+            "\"WOBBLY\" is not a PTP_LOCK_STATE state; allowed: LOCKED, HOLDOVER, FREERUN",
+        ),
+        (
+            state("\"LOCKED\"", "\"sleepy\""),
+            "\"sleepy\" is not a PTP_LOCK_STATE state",
+        ),
+        (
+            state("\"LOCKED\"", "\"LOCKED\\u202e\\u0000\""),
+            "control or formatting character",
+        ),
+        (
+            state("\"-3\"", "\"LOCKED\""),
+            "\"LOCKED\" is not a decimal number",
+        ),
+        (
+            STARLINGX_KEYED.replace("\"value\": \"6\"", "\"value\": \"999\""),
+            "\"999\" is not a clock class: an integer 0–255",
+        ),
+        (
+            STARLINGX_KEYED.replace("\"value\": \"6\"", "\"value\": \"LOCKED\""),
+            "is not a clock class",
+        ),
+        (
+            V1_FIELDS.replace("\"Freerun\"", "\"42\""),
+            "\"42\" is not a OS_CLOCK_SYNC state",
+        ),
+        (
+            state(
+                "/cluster/node/worker-0/ens1f0/master\",\"data_type\":\"notification",
+                &format!("/{}\",\"data_type\":\"notification", "a".repeat(600)),
+            ),
+            "at most 512 allowed",
+        ),
+    ];
+    for (body, want) in &cases {
+        let (status, text) = b.post(json, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {text}");
+        assert!(text.contains(want), "want {want:?} in {text:?}");
+    }
+    assert_eq!(b.broker.seq(), 0, "nothing stored");
+    assert_eq!(b.counter("rejected_value"), cases.len() as u64);
+    assert_eq!(b.counter("rejected_http"), cases.len() as u64);
+    let (status, _) = b.post(json, REDHAT_V2).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]

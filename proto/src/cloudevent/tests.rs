@@ -140,7 +140,8 @@ fn bad_documents_get_one_line_reasons() {
         ("{".into(), "malformed JSON"),
         ("3".into(), "expected a JSON object"),
         (REDHAT_V2.replace(r#""id":"e5e6b5b8-2b1d-4b1a-9f77-1c1c1c1c1c1c","#, ""), "missing required attribute \"id\""),
-        (REDHAT_V2.replace(r#""specversion":"1.0","#, ""), "\"specversion\""),
+        (REDHAT_V2.replace(r#""specversion":"1.0","#, r#""specversion":1,"#), "\"specversion\": must be a string"),
+        (REDHAT_V2.replace(r#""specversion":"1.0","#, r#""dataContentType":"text/xml","#), "not a JSON media type"),
         (REDHAT_V2.replace("\"1.0\",\"id\"", "\"2.0\",\"id\""), "is not 1.0 or 0.3"),
         (REDHAT_V2.replace("ptp-state-change", "made-up"), "unsupported event type"),
         (REDHAT_V2.replace("2024-08-28T14", "yesterday"), "invalid \"time\""),
@@ -175,4 +176,90 @@ fn to_json_is_the_oran_v2_shape_and_reads_back() {
     let stamped = to_json(&e, true);
     assert_eq!(stamped["seq"], 3);
     assert_eq!(stamped["origin"], "upstream");
+}
+
+/// sdk-go's own event JSON (`pkg/event/event_marshal.go` `WriteJSON`): no
+/// `specversion`, `dataContentType`, v2 value names, metrics as strings.
+const SDK_GO_WRITE_JSON: &str = r#"{"id":"5ce55d17-9234-4fee-a589-d0f10cb32b8e","type":"event.sync.ptp-status.ptp-state-change",
+ "source":"/cluster/node/example.com/ptp/ens1f0","dataContentType":"application/json","time":"2021-02-05T17:31:00Z",
+ "data":{"version":"v1","values":[
+  {"ResourceAddress":"/cluster/node/example.com/ens1f0/master","data_type":"notification","value":"FREERUN","value_type":"enumeration"},
+  {"ResourceAddress":"/cluster/node/example.com/ens1f0/master","data_type":"metric","value":"10.7","value_type":"decimal64.3"}]}}"#;
+
+/// The example in sdk-go's `pkg/event/event.go` doc comment: no
+/// `specversion` nor `dataContentType`, the metric a JSON number.
+const SDK_GO_DOC_EXAMPLE: &str = r#"{
+  "id": "5ce55d17-9234-4fee-a589-d0f10cb32b8e",
+  "type": "event.sync.sync-status.synchronization-state-change",
+  "source": "/cluster/node/example.com/ptp/clock_realtime",
+  "time": "2021-02-05T17:31:00Z",
+  "data": {
+    "version": "v1.0",
+    "values": [{
+      "ResourceAddress": "/sync/sync-status/sync-state",
+      "data_type": "notification",
+      "value_type": "enumeration",
+      "value": "ACQUIRING-SYNC"
+      }, {
+      "ResourceAddress": "/sync/sync-status/sync-state",
+      "data_type": "metric",
+      "value_type": "decimal64.3",
+      "value": 100.3
+      }]
+    }
+}"#;
+
+/// Older sdk-go (the Red Hat v1 stack): v1 value names, metric a number.
+const SDK_GO_V1_NAMES: &str = r#"{"id":"7d6a3c4e-0000-4000-8000-000000000001","type":"event.sync.sync-status.os-clock-sync-state-change",
+ "source":"/cluster/node/n1/CLOCK_REALTIME","dataContentType":"application/json","time":"2022-03-01T10:00:00.5Z",
+ "data":{"version":"v1","values":[
+  {"resource":"/cluster/node/n1/CLOCK_REALTIME","dataType":"notification","valueType":"enumeration","value":"LOCKED"},
+  {"resource":"/cluster/node/n1/CLOCK_REALTIME","dataType":"metric","valueType":"decimal64.3","value":-12}]}}"#;
+
+/// The OpenShift v2 consumer reference: a clock class of "0" as a Red Hat metric.
+const REDHAT_CLOCK_CLASS: &str = r#"{"specversion":"1.0","id":"ab423275-f65d-4760-97af-5b0b846605e4","source":"/sync/ptp-status/clock-class","type":"event.sync.ptp-status.ptp-clock-class-change","time":"2024-09-02T13:49:07.226494483Z","data":{"version":"1.0","values":[{"ResourceAddress":"/cluster/node/compute-1.example.com/ptp-not-set","data_type":"metric","value_type":"decimal64.3","value":"0"}]}}"#;
+
+/// cloud-event-proxy's SyncE lock state: the state's name under metric / decimal64.3.
+const REDHAT_SYNCE_STATE: &str = r#"{"specversion":"1.0","id":"c1d2e3f4-0000-4000-8000-000000000002","source":"/sync/synce-status/lock-state","type":"event.sync.synce-status.synce-state-change","time":"2024-09-02T13:49:07Z","data":{"version":"1.0","values":[{"ResourceAddress":"/cluster/node/n1/ens1f0/synce","data_type":"metric","value_type":"decimal64.3","value":"LOCKED"}]}}"#;
+
+/// StarlingX pushes clock class as notification + metric.
+const STARLINGX_CLOCK_CLASS: &str = r#"{"id":"0088ea9e-ba57-409c-bfcb-8163e5c39c70","specversion":"1.0","source":"/sync/ptp-status/clock-class","type":"event.sync.ptp-status.ptp-clock-class-change","time":"2022-09-09T15:57:40078935Z","data":{"version":"1.0","values":[{"data_type":"notification","ResourceAddress":"/./controller-0/ptp1/sync/ptp-status/clock-class","value_type":"metric","value":"248"}]}}"#;
+
+fn parsed_and_valid(body: &str) -> Vec<Event> {
+    let mut events = parse_structured(body.as_bytes()).unwrap();
+    for e in &mut events {
+        crate::validate::normalize(e).unwrap_or_else(|err| panic!("{body}: {err}"));
+    }
+    events
+}
+
+#[test]
+fn sdk_go_event_json_is_accepted() {
+    let e = &parsed_and_valid(SDK_GO_WRITE_JSON)[0];
+    assert_eq!(e.specversion, "1.0");
+    assert_eq!(e.state(), Some(SyncState::Freerun));
+    assert_eq!(e.metric(), Some(10.7));
+    let e = &parsed_and_valid(SDK_GO_DOC_EXAMPLE)[0];
+    assert_eq!(e.event_type, catalog::SYNC_STATE);
+    assert_eq!(e.state(), Some(SyncState::AcquiringSync));
+    assert_eq!(e.data.values[1].value, "100.3");
+    let e = &parsed_and_valid(SDK_GO_V1_NAMES)[0];
+    assert_eq!(e.resource_address(), "/cluster/node/n1/CLOCK_REALTIME");
+    assert_eq!(e.metric(), Some(-12.0));
+}
+
+#[test]
+fn every_vendor_shape_passes_validation() {
+    for body in [
+        REDHAT_V2,
+        STARLINGX_V2,
+        STARLINGX_KEYED,
+        V1_OLD_SPELLING,
+        REDHAT_CLOCK_CLASS,
+        STARLINGX_CLOCK_CLASS,
+    ] {
+        parsed_and_valid(body);
+    }
+    let e = &parsed_and_valid(REDHAT_SYNCE_STATE)[0];
+    assert_eq!(e.state(), Some(SyncState::Locked));
 }

@@ -1,24 +1,31 @@
 //! The HTTP source: the receiver the upstream POSTs CloudEvents to.
 //!
-//! One catch-all warp filter hands method, path, headers and the body stream
-//! to [`Receiver::handle`], which decides every status code itself: that
-//! keeps warp's own rejections (411 for a chunked body, 500 for a body read
-//! twice…) out of the contract, and lets every refusal be counted in one
-//! place. The contract is in docs/UPSTREAM.md:
+//! One catch-all warp filter hands method, path, peer address, headers and
+//! the body stream to [`Receiver::handle`], which decides every status code
+//! itself: that keeps warp's own rejections (411 for a chunked body, 500 for
+//! a body read twice…) out of the contract, and lets every refusal be
+//! counted in one place. The contract is in docs/UPSTREAM.md:
 //!
-//! - `POST <path>` with a structured (`application/json`,
-//!   `application/cloudevents+json`, `application/cloudevents-batch+json`) or
-//!   binary-mode (`ce-specversion` header) CloudEvent → 204 once every event
-//!   of the request is stored and queued; an empty body → 204 (the v1
-//!   endpoint check);
-//! - 400 unusable event (one-line reason; only the O-RAN `event.sync.*`
-//!   types are taken here), 413 body over `max_body`, 415
-//!   other media type, 404 other path, 405 other method;
+//! - only pushes the broker asked for are taken: `POST <path>/<secret>`, the
+//!   callback it registered with its upstream (a fresh 128-bit secret every
+//!   run), or `POST <path>` when `http.open` says so on purpose; any other
+//!   POST under `<path>` is refused with 403 and changes nothing;
+//! - a request from outside `http.allow` is refused with 403;
+//! - a structured (`application/json`, `application/cloudevents+json`,
+//!   `application/cloudevents-batch+json`) or binary-mode (`ce-specversion`
+//!   header) CloudEvent → 204 once every event of the request is stored and
+//!   queued; an empty body → 204 (the v1 endpoint check);
+//! - 400 unusable event (one-line reason naming the field, the value and
+//!   what is allowed; only the O-RAN `event.sync.*` types are taken here),
+//!   413 body over `max_body`, 415 other media type, 404 other path, 405
+//!   other method;
 //! - `GET /health` → 200 `OK`.
 //!
 //! A request is all or nothing: one bad event in a batch refuses the batch.
 
-use std::net::SocketAddr;
+mod allow;
+
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,6 +43,8 @@ use warp::{Filter, Reply};
 use crate::shared::{AcceptError, Broker};
 use crate::stats::{self, RejectLog};
 
+pub use allow::Cidr;
+
 /// How long in-flight requests may take to finish once shutdown starts.
 const DRAIN: Duration = Duration::from_secs(2);
 
@@ -46,13 +55,27 @@ const STRUCTURED: [&str; 3] = [
     "application/cloudevents-batch+json",
 ];
 
+/// What the receiver accepts, decided at start-up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `http.path`: pushes go under it.
+    pub path: String,
+    /// The secret callback path registered with the upstream
+    /// (`<path>/<secret>`); `None` when no upstream is followed.
+    pub upstream_path: Option<String>,
+    /// `http.open`: also accept pushes on `path` itself, from anyone that
+    /// `allow` lets in.
+    pub open: bool,
+    /// `http.allow`: source networks answered at all (empty: any).
+    pub allow: Vec<Cidr>,
+    /// Largest body accepted, in bytes (`max_body`).
+    pub max_body: usize,
+}
+
 /// What one request handler needs; shared by every connection.
 struct Receiver {
     broker: Broker,
-    /// The path events are POSTed to (`http.path`).
-    path: String,
-    /// Largest body accepted, in bytes (`max_body`).
-    max_body: usize,
+    options: Options,
     /// Rate-limited log of refusals; a std mutex because it is held only to
     /// format one line, never across an `.await`.
     log: Mutex<RejectLog>,
@@ -74,26 +97,30 @@ pub async fn bind(listen: &str) -> std::io::Result<TcpListener> {
 pub async fn run(
     listener: TcpListener,
     broker: Broker,
-    path: String,
-    max_body: usize,
+    options: Options,
     shutdown: CancellationToken,
 ) {
     let receiver = Arc::new(Receiver {
         broker,
-        path,
-        max_body,
+        options,
         log: Mutex::new(RejectLog::new("HTTP request")),
     });
     let routes = warp::method()
         .and(warp::path::full())
+        .and(warp::addr::remote())
         .and(warp::header::headers_cloned())
         .and(warp::body::stream())
         .then(
-            move |method: Method, path: warp::path::FullPath, headers: HeaderMap, body| {
+            move |method: Method,
+                  path: warp::path::FullPath,
+                  peer: Option<SocketAddr>,
+                  headers: HeaderMap,
+                  body| {
                 let receiver = Arc::clone(&receiver);
                 async move {
+                    let peer = peer.map(|a| a.ip());
                     receiver
-                        .handle(&method, path.as_str(), &headers, body)
+                        .handle(&method, path.as_str(), peer, &headers, body)
                         .await
                 }
             },
@@ -118,6 +145,7 @@ impl Receiver {
         &self,
         method: &Method,
         path: &str,
+        peer: Option<IpAddr>,
         headers: &HeaderMap,
         body: S,
     ) -> Response
@@ -125,14 +153,20 @@ impl Receiver {
         S: Stream<Item = Result<B, warp::Error>> + Unpin,
         B: Buf,
     {
-        match self.route(method, path, headers, body).await {
+        match self.route(method, path, peer, headers, body).await {
             Ok(response) => response,
             Err(Refusal(status, reason)) => {
                 stats::bump(&self.broker.stats().rejected_http);
+                if status == StatusCode::FORBIDDEN {
+                    stats::bump(&self.broker.stats().rejected_http_unauthorized);
+                }
                 let reason = one_line(&reason);
+                // The secret must not reach the log: name the path by its prefix.
+                let shown = self.shown_path(path);
+                let from = peer.map_or_else(|| "?".to_owned(), |ip| ip.to_string());
                 if let Ok(mut log) = self.log.lock() {
                     log.reject(&format_args!(
-                        "{method} {path}: {} {reason}",
+                        "{method} {shown} from {from}: {} {reason}",
                         status.as_u16()
                     ));
                 }
@@ -152,6 +186,7 @@ impl Receiver {
         &self,
         method: &Method,
         path: &str,
+        peer: Option<IpAddr>,
         headers: &HeaderMap,
         body: S,
     ) -> Result<Response, Refusal>
@@ -159,11 +194,26 @@ impl Receiver {
         S: Stream<Item = Result<B, warp::Error>> + Unpin,
         B: Buf,
     {
-        if path == self.path {
+        let o = &self.options;
+        if !allow::allowed(&o.allow, peer) {
+            return Err(Refusal(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "source address {} is not in http.allow",
+                    peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+                ),
+            ));
+        }
+        let accepted = o
+            .upstream_path
+            .as_deref()
+            .is_some_and(|secret| same_secret(secret, path))
+            || (o.open && path == o.path);
+        if accepted {
             if method != Method::POST {
                 return Err(Refusal(
                     StatusCode::METHOD_NOT_ALLOWED,
-                    format!("{path} accepts POST only"),
+                    "events are POSTed".to_owned(),
                 ));
             }
             let body = self.read_body(headers, body).await?;
@@ -178,10 +228,29 @@ impl Receiver {
             }
             return Ok(text(StatusCode::OK, "OK".to_owned()));
         }
-        Err(Refusal(
-            StatusCode::NOT_FOUND,
-            format!("no such path; events go to POST {}", self.path),
-        ))
+        let under = path
+            .strip_prefix(o.path.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        if under {
+            let why = match &o.upstream_path {
+                Some(_) => "not the callback this broker registered with its upstream; pushes are accepted only there".to_owned(),
+                None => format!(
+                    "this broker follows no upstream and does not take pushes from the network; set http.open = true to accept them on {} (docs/UPSTREAM.md, Security)",
+                    o.path
+                ),
+            };
+            return Err(Refusal(StatusCode::FORBIDDEN, why));
+        }
+        Err(Refusal(StatusCode::NOT_FOUND, "no such path".to_owned()))
+    }
+
+    /// `path` as it may be logged: the secret callback shown as `<path>/<secret>`.
+    fn shown_path(&self, path: &str) -> String {
+        let prefix = format!("{}/", self.options.path);
+        match path.strip_prefix(&prefix) {
+            Some(rest) if !rest.is_empty() => format!("{prefix}<secret>"),
+            _ => path.to_owned(),
+        }
     }
 
     /// The whole body, refused with 413 as soon as it passes `max_body`
@@ -195,14 +264,14 @@ impl Receiver {
         let too_large = || {
             Refusal(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("body larger than {} bytes", self.max_body),
+                format!("body larger than {} bytes", self.options.max_body),
             )
         };
         let declared = headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.max_body as u64) {
+        if declared.is_some_and(|n| n > self.options.max_body as u64) {
             return Err(too_large());
         }
         let mut buffer = BytesMut::new();
@@ -213,7 +282,7 @@ impl Receiver {
                     format!("cannot read the body: {e}"),
                 )
             })?;
-            if buffer.len() + chunk.remaining() > self.max_body {
+            if buffer.len() + chunk.remaining() > self.options.max_body {
                 return Err(too_large());
             }
             while chunk.has_remaining() {
@@ -294,6 +363,16 @@ fn check_media_type(headers: &HeaderMap) -> Result<(), Refusal> {
             STRUCTURED.join(", ")
         ),
     ))
+}
+
+/// `a == b` in a time that does not depend on where they first differ, so
+/// the secret cannot be guessed byte by byte from response times.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |diff, (x, y)| diff | (x ^ y))
+            == 0
 }
 
 /// Reasons go in a one-line text body and a log line.

@@ -1,0 +1,547 @@
+//! What an event may carry: the one check every source goes through (HTTP
+//! receiver, PULL, confirmed emit, CurrentState seeding), so that nothing
+//! untrue or unreadable is stored or reaches a callback.
+//!
+//! - Every identifier and value is bounded in length and free of control,
+//!   bidirectional-formatting and zero-width characters (they make a value
+//!   print as something it is not).
+//! - For the O-RAN types each value is checked against its kind: a state
+//!   must be one of that type's states (any spelling, stored in O-RAN all
+//!   caps), a clock class an integer 0–255, a GNSS fix 0–5, a SyncE quality
+//!   level 0–255, any other metric a decimal number. The table is in
+//!   docs/PROTOCOL.md ("Values").
+//! - Application-defined types keep free values within the same bounds.
+
+use catalog::{OranEvent, SyncState};
+
+use crate::event::{DataType, Event, Value, ValueType};
+
+/// Longest CloudEvent `id` (a UUID is 36 bytes).
+pub const MAX_ID: usize = 128;
+/// Longest `source` or `ResourceAddress`: `/cluster/node/` plus a 253-byte
+/// DNS node name plus an interface and a resource path fit with room.
+pub const MAX_ADDRESS: usize = 512;
+/// Longest `value` of an application type or a Redfish event.
+pub const MAX_VALUE: usize = 1024;
+/// Longest number, as text.
+pub const MAX_NUMBER: usize = 64;
+/// Longest `specversion` or `data.version`.
+pub const MAX_VERSION: usize = 16;
+/// Most entries in `data.values` (real events carry one to three).
+pub const MAX_VALUES: usize = 32;
+
+/// The states of PTP lock state and OS clock sync state: what
+/// cloud-event-proxy and StarlingX send for them (docs/PROTOCOL.md).
+pub const CLOCK_STATES: &[SyncState] =
+    &[SyncState::Locked, SyncState::Holdover, SyncState::Freerun];
+
+/// The overall sync-state: the clock states, and the `ACQUIRING-SYNC` of
+/// sdk-go's own example event (`pkg/event/event.go`).
+pub const SYNC_STATES: &[SyncState] = &[
+    SyncState::Locked,
+    SyncState::Holdover,
+    SyncState::Freerun,
+    SyncState::AcquiringSync,
+];
+
+/// SyncE lock state (plain and extended): the clock states, and StarlingX's
+/// `UNKNOWN` while it starts.
+pub const SYNCE_STATES: &[SyncState] = &[
+    SyncState::Locked,
+    SyncState::Holdover,
+    SyncState::Freerun,
+    SyncState::Unknown,
+];
+
+/// GNSS sync status: O-RAN's GNSS set (sdk-go `SyncState`), and the
+/// LOCKED / HOLDOVER / FREERUN that cloud-event-proxy and StarlingX also send.
+pub const GNSS_STATES: &[SyncState] = &[
+    SyncState::Synchronized,
+    SyncState::AcquiringSync,
+    SyncState::AntennaDisconnected,
+    SyncState::AntennaShortCircuit,
+    SyncState::Booting,
+    SyncState::FailureMultipath,
+    SyncState::FailureNofix,
+    SyncState::FailureLowSnr,
+    SyncState::FailurePll,
+    SyncState::Unlocked,
+    SyncState::Locked,
+    SyncState::Holdover,
+    SyncState::Freerun,
+];
+
+/// A value the broker will not take, with where it is and why. `Display` is
+/// one line, fit for an HTTP 400 body or an emit error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct ValueError {
+    /// The field, e.g. `data.values[0].value`.
+    pub field: String,
+    /// What is wrong and what is allowed.
+    pub reason: String,
+}
+
+fn refuse(field: impl Into<String>, reason: impl Into<String>) -> ValueError {
+    ValueError {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// What a metric value of an O-RAN type must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// An integer in this range (clock class, GNSS fix, SyncE QL).
+    Integer {
+        /// What it is, for the error message.
+        what: &'static str,
+        /// Smallest allowed.
+        min: i64,
+        /// Largest allowed.
+        max: i64,
+    },
+    /// A decimal number (offsets in ns, anything else measured).
+    Decimal,
+    /// A number or a JSON object: StarlingX's extended SyncE state carries
+    /// its sources, DPLL state and pins as an object.
+    NumberOrObject,
+}
+
+/// The states an O-RAN type's values may take (empty: the type carries
+/// numbers only, e.g. clock class).
+pub fn states(kind: OranEvent) -> &'static [SyncState] {
+    match kind {
+        catalog::PTP_CLOCK_CLASS | catalog::SYNCE_CLOCK_QUALITY => &[],
+        catalog::GNSS_SYNC_STATUS => GNSS_STATES,
+        catalog::SYNCE_LOCK_STATE | catalog::SYNCE_LOCK_STATE_EXTENDED => SYNCE_STATES,
+        catalog::SYNC_STATE => SYNC_STATES,
+        _ => CLOCK_STATES,
+    }
+}
+
+/// What a metric of `kind` at `address` must be.
+pub fn metric(kind: OranEvent, address: &str) -> Metric {
+    let leaf = address.rsplit('/').next().unwrap_or_default();
+    match kind {
+        catalog::PTP_CLOCK_CLASS => Metric::Integer {
+            what: "a clock class",
+            min: 0,
+            max: 255,
+        },
+        catalog::GNSS_SYNC_STATUS if leaf.eq_ignore_ascii_case("gpsfix") => Metric::Integer {
+            what: "a GNSS fix (0 no fix … 5 time only)",
+            min: 0,
+            max: 5,
+        },
+        // Ql and extQl (Red Hat), the one QL value (StarlingX): a byte.
+        catalog::SYNCE_CLOCK_QUALITY => Metric::Integer {
+            what: "a SyncE quality level",
+            min: 0,
+            max: 255,
+        },
+        catalog::SYNCE_LOCK_STATE_EXTENDED => Metric::NumberOrObject,
+        _ => Metric::Decimal,
+    }
+}
+
+/// Check `event` and bring it to its one spelling (states in all caps,
+/// integers without a fraction, numbers trimmed). Refuses the first problem.
+pub fn normalize(event: &mut Event) -> Result<(), ValueError> {
+    text("id", &event.id, MAX_ID)?;
+    text("source", &event.source, MAX_ADDRESS)?;
+    text("specversion", &event.specversion, MAX_VERSION)?;
+    if !matches!(event.specversion.as_str(), "1.0" | "0.3") {
+        return Err(refuse(
+            "specversion",
+            format!("{:?} is not 1.0 or 0.3", event.specversion),
+        ));
+    }
+    text("data.version", &event.data.version, MAX_VERSION)?;
+    let count = event.data.values.len();
+    if count == 0 {
+        return Err(refuse("data.values", "is empty"));
+    }
+    if count > MAX_VALUES {
+        return Err(refuse(
+            "data.values",
+            format!("{count} values, at most {MAX_VALUES} allowed"),
+        ));
+    }
+    let kind = event.event_type.oran();
+    for (i, value) in event.data.values.iter_mut().enumerate() {
+        let at = |field: &str| format!("data.values[{i}].{field}");
+        text(&at("ResourceAddress"), &value.resource_address, MAX_ADDRESS)?;
+        match kind {
+            Some(kind) => oran_value(kind, value, &at("value"))?,
+            None => text(&at("value"), &value.value, MAX_VALUE)?,
+        }
+    }
+    Ok(())
+}
+
+/// One value of an O-RAN type. `value_type` decides what it is, not
+/// `data_type`: StarlingX pushes clock class as `notification` with
+/// `metric`, and cloud-event-proxy pushes the SyncE lock state as `metric`
+/// with `decimal64.3` holding the state's name. A state found under a metric
+/// value type is stored as the enumeration it is.
+fn oran_value(kind: OranEvent, value: &mut Value, at: &str) -> Result<(), ValueError> {
+    let name = kind.name();
+    let allowed = states(kind);
+    let list = || {
+        allowed
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match value.value_type {
+        ValueType::Enumeration => {
+            if allowed.is_empty() {
+                return Err(refuse(
+                    at,
+                    format!(
+                        "{name} carries a number, not a state ({:?} is value_type enumeration)",
+                        value.value
+                    ),
+                ));
+            }
+            text(at, &value.value, MAX_NUMBER)?;
+            match value.value.parse::<SyncState>() {
+                Ok(state) if allowed.contains(&state) => {
+                    value.value = state.as_str().to_owned();
+                    Ok(())
+                }
+                _ => Err(refuse(
+                    at,
+                    format!(
+                        "{:?} is not a {name} state; allowed: {}",
+                        value.value,
+                        list()
+                    ),
+                )),
+            }
+        }
+        ValueType::Decimal64_3 | ValueType::Metric => {
+            let rule = metric(kind, &value.resource_address);
+            let max = match rule {
+                Metric::NumberOrObject => MAX_VALUE,
+                _ => MAX_NUMBER,
+            };
+            text(at, &value.value, max)?;
+            // Only where an upstream really does it (cloud-event-proxy's
+            // SyncE plugin): elsewhere a state under a metric is an error.
+            let state_as_metric = matches!(
+                kind,
+                catalog::SYNCE_LOCK_STATE | catalog::SYNCE_LOCK_STATE_EXTENDED
+            );
+            if let Ok(state) = value.value.parse::<SyncState>()
+                && state_as_metric
+                && allowed.contains(&state)
+            {
+                value.value = state.as_str().to_owned();
+                value.data_type = DataType::Notification;
+                value.value_type = ValueType::Enumeration;
+                return Ok(());
+            }
+            value.value = number(rule, &value.value).map_err(|reason| {
+                let states = match state_as_metric {
+                    false => String::new(),
+                    true => format!(" or a {name} state ({})", list()),
+                };
+                refuse(at, format!("{:?} {reason}{states}", value.value))
+            })?;
+            Ok(())
+        }
+        ValueType::RedfishEvent => Err(refuse(
+            at.trim_end_matches(".value").to_owned() + ".value_type",
+            format!(
+                "{name} takes value_type enumeration, decimal64.3 or metric, not redfish-event"
+            ),
+        )),
+    }
+}
+
+/// A number as `rule` wants it, in its one spelling, or why not.
+pub fn number(rule: Metric, input: &str) -> Result<String, String> {
+    let text = input.trim();
+    if rule == Metric::NumberOrObject && text.starts_with('{') {
+        return match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(_)) => Ok(text.to_owned()),
+            _ => Err("is not a JSON object".to_owned()),
+        };
+    }
+    match rule {
+        Metric::Decimal | Metric::NumberOrObject if is_decimal(text) => Ok(text.to_owned()),
+        Metric::Decimal | Metric::NumberOrObject => Err("is not a decimal number".to_owned()),
+        Metric::Integer { what, min, max } => {
+            let wrong = || format!("is not {what}: an integer {min}–{max}");
+            let parsed: f64 = match is_decimal(text) {
+                true => text.parse().map_err(|_| wrong())?,
+                false => return Err(wrong()),
+            };
+            if parsed.fract() != 0.0 || parsed < min as f64 || parsed > max as f64 {
+                return Err(wrong());
+            }
+            Ok((parsed as i64).to_string())
+        }
+    }
+}
+
+/// `-?digits(.digits)?([eE][+-]?digits)?`, the JSON number grammar with an
+/// optional leading `+`: no `NaN`, `inf`, hex or empty parts.
+fn is_decimal(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = usize::from(matches!(b.first(), Some(b'-' | b'+')));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > start
+    };
+    if !digits(&mut i) {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// A non-empty string of at most `max` bytes with no character that hides
+/// or reorders what is printed.
+pub fn text(field: &str, s: &str, max: usize) -> Result<(), ValueError> {
+    if s.is_empty() {
+        return Err(refuse(field, "is empty"));
+    }
+    if s.len() > max {
+        return Err(refuse(
+            field,
+            format!("is {} bytes, at most {max} allowed", s.len()),
+        ));
+    }
+    if let Some(c) = s.chars().find(|&c| is_hidden(c)) {
+        return Err(refuse(
+            field,
+            format!(
+                "contains the control or formatting character U+{:04X}",
+                c as u32
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Control characters (C0, DEL, C1), bidirectional embeddings, overrides,
+/// isolates and marks, zero-width characters and the byte-order mark.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Content, Event};
+
+    fn with_value(kind: OranEvent, data_type: DataType, value_type: ValueType, v: &str) -> Event {
+        let mut e = Event::synthetic(kind.into(), Content::parse("1", None).unwrap());
+        e.data.values[0].data_type = data_type;
+        e.data.values[0].value_type = value_type;
+        e.data.values[0].value = v.to_owned();
+        e
+    }
+
+    fn state(kind: OranEvent, v: &str) -> Result<String, ValueError> {
+        let mut e = with_value(kind, DataType::Notification, ValueType::Enumeration, v);
+        normalize(&mut e).map(|()| e.data.values[0].value.clone())
+    }
+
+    fn metric_of(kind: OranEvent, address: &str, v: &str) -> Result<String, ValueError> {
+        let mut e = with_value(kind, DataType::Metric, ValueType::Decimal64_3, v);
+        e.data.values[0].resource_address = address.to_owned();
+        normalize(&mut e).map(|()| e.data.values[0].value.clone())
+    }
+
+    #[test]
+    fn states_are_normalized_and_checked_per_type() {
+        assert_eq!(state(catalog::PTP_LOCK_STATE, "locked").unwrap(), "LOCKED");
+        assert_eq!(
+            state(catalog::OS_CLOCK_SYNC, "Holdover").unwrap(),
+            "HOLDOVER"
+        );
+        assert_eq!(
+            state(catalog::GNSS_SYNC_STATUS, "synchronized").unwrap(),
+            "SYNCHRONIZED"
+        );
+        for bad in ["WOBBLY", "sleepy", "LOCKED\u{202e}\u{0}", "42", "", " "] {
+            let err = state(catalog::PTP_LOCK_STATE, bad).unwrap_err().to_string();
+            assert!(err.starts_with("data.values[0].value"), "{bad:?}: {err}");
+        }
+        let err = state(catalog::PTP_LOCK_STATE, "SYNCHRONIZED")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allowed: LOCKED, HOLDOVER, FREERUN"), "{err}");
+        let err = state(catalog::PTP_CLOCK_CLASS, "LOCKED")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a number, not a state"), "{err}");
+        assert_eq!(
+            state(catalog::SYNCE_LOCK_STATE, "unknown").unwrap(),
+            "UNKNOWN"
+        );
+        assert!(state(catalog::OS_CLOCK_SYNC, "UNKNOWN").is_err());
+    }
+
+    #[test]
+    fn metrics_follow_their_kind() {
+        let class = |v| metric_of(catalog::PTP_CLOCK_CLASS, "/cluster/node/n/ens1/master", v);
+        assert_eq!(class("6").unwrap(), "6");
+        assert_eq!(class("248.0").unwrap(), "248");
+        for bad in ["999", "-1", "6.5", "LOCKED", "NaN", "inf", "0x10", "1e"] {
+            assert!(class(bad).is_err(), "clock class {bad:?}");
+        }
+        let fix = |v| metric_of(catalog::GNSS_SYNC_STATUS, "/cluster/node/n/ens2/gpsFix", v);
+        assert_eq!(fix("3").unwrap(), "3");
+        assert!(fix("6").is_err());
+        let ql = |v| {
+            metric_of(
+                catalog::SYNCE_CLOCK_QUALITY,
+                "/cluster/node/n/ens1/extQl",
+                v,
+            )
+        };
+        assert_eq!(ql("255").unwrap(), "255");
+        assert!(ql("256").is_err());
+        let offset = |v| metric_of(catalog::OS_CLOCK_SYNC, "/cluster/node/n/CLOCK_REALTIME", v);
+        assert_eq!(offset(" -3 ").unwrap(), "-3");
+        assert_eq!(offset("100.3").unwrap(), "100.3");
+        assert_eq!(offset("1.5e3").unwrap(), "1.5e3");
+        for bad in ["", "--1", "1.", ".5", "one", "1,5", "Infinity"] {
+            assert!(offset(bad).is_err(), "offset {bad:?}");
+        }
+    }
+
+    #[test]
+    fn value_type_decides_the_kind_as_the_upstreams_send_it() {
+        // StarlingX: clock class as notification + metric.
+        let mut e = with_value(
+            catalog::PTP_CLOCK_CLASS,
+            DataType::Notification,
+            ValueType::Metric,
+            "6",
+        );
+        assert!(normalize(&mut e).is_ok());
+        // cloud-event-proxy: SyncE lock state as metric + decimal64.3 "LOCKED".
+        let mut e = with_value(
+            catalog::SYNCE_LOCK_STATE,
+            DataType::Metric,
+            ValueType::Decimal64_3,
+            "locked",
+        );
+        normalize(&mut e).unwrap();
+        assert_eq!(e.data.values[0].value, "LOCKED");
+        assert_eq!(e.data.values[0].value_type, ValueType::Enumeration);
+        assert_eq!(e.state(), Some(SyncState::Locked));
+        // A SyncE metric must be a number or one of its states...
+        let mut e = with_value(
+            catalog::SYNCE_LOCK_STATE,
+            DataType::Metric,
+            ValueType::Decimal64_3,
+            "WOBBLY",
+        );
+        let err = normalize(&mut e).unwrap_err().to_string();
+        assert!(err.contains("or a SYNCE_LOCK_STATE state"), "{err}");
+        // ...any other metric a number: a state there is an error.
+        let mut e = with_value(
+            catalog::PTP_LOCK_STATE,
+            DataType::Metric,
+            ValueType::Decimal64_3,
+            "LOCKED",
+        );
+        let err = normalize(&mut e).unwrap_err().to_string();
+        assert!(err.contains("is not a decimal number"), "{err}");
+        // StarlingX extended SyncE: a JSON object as a metric.
+        let mut e = with_value(
+            catalog::SYNCE_LOCK_STATE_EXTENDED,
+            DataType::Metric,
+            ValueType::Metric,
+            r#"{"active_source":"ens1f0","dpll_state":"locked"}"#,
+        );
+        assert!(normalize(&mut e).is_ok());
+        let mut e = with_value(
+            catalog::SYNCE_LOCK_STATE_EXTENDED,
+            DataType::Metric,
+            ValueType::Metric,
+            "{not json",
+        );
+        assert!(normalize(&mut e).is_err());
+        let mut e = with_value(
+            catalog::PTP_LOCK_STATE,
+            DataType::Metric,
+            ValueType::RedfishEvent,
+            "{}",
+        );
+        assert!(
+            normalize(&mut e)
+                .unwrap_err()
+                .to_string()
+                .contains("redfish")
+        );
+    }
+
+    #[test]
+    fn identifiers_are_bounded_and_printable() {
+        let mut e = Event::synthetic(catalog::OS_CLOCK_SYNC.into(), "LOCKED".parse().unwrap());
+        e.data.values[0].resource_address = format!("/{}", "a".repeat(MAX_ADDRESS));
+        assert!(normalize(&mut e).unwrap_err().to_string().contains("bytes"));
+        let mut e = Event::synthetic(catalog::OS_CLOCK_SYNC.into(), "LOCKED".parse().unwrap());
+        e.id = "id\u{200b}".into();
+        assert!(
+            normalize(&mut e)
+                .unwrap_err()
+                .to_string()
+                .contains("U+200B")
+        );
+        let mut e = Event::synthetic(catalog::OS_CLOCK_SYNC.into(), "LOCKED".parse().unwrap());
+        e.source = "/x\n".into();
+        assert!(normalize(&mut e).is_err());
+        let mut e = Event::synthetic(catalog::OS_CLOCK_SYNC.into(), "LOCKED".parse().unwrap());
+        let v = e.data.values[0].clone();
+        e.data.values = vec![v; MAX_VALUES + 1];
+        assert!(normalize(&mut e).is_err());
+    }
+
+    #[test]
+    fn application_types_keep_free_values_within_bounds() {
+        let t = catalog::EventType::new("com.example.radio.carrier-state").unwrap();
+        let mut e = Event::synthetic(t.clone(), Content::parse("1", None).unwrap());
+        e.data.values[0].value = "carrier up, 3 of 4".into();
+        assert!(normalize(&mut e).is_ok());
+        assert_eq!(e.data.values[0].value, "carrier up, 3 of 4");
+        e.data.values[0].value = "x".repeat(MAX_VALUE + 1);
+        assert!(normalize(&mut e).is_err());
+        e.data.values[0].value = "a\u{202e}b".into();
+        assert!(normalize(&mut e).is_err());
+    }
+}
