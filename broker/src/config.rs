@@ -158,6 +158,8 @@ impl Config {
                 .prefix_separator("_")
                 .separator("__")
                 .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("http.allow")
                 .source(Some(env)),
         );
         for (key, value) in overrides {
@@ -479,6 +481,13 @@ mod tests {
         std::fs::write(&file, "[http]\nallow = [\"10.0.0.0/8\", \"::1\"]\n").unwrap();
         let c = Config::load(Some(&file), env(&[]), &[]).unwrap();
         assert_eq!(c.allow().unwrap().len(), 2);
+        let c = Config::load(
+            None,
+            env(&[("PTP_BROKER_HTTP__ALLOW", "10.0.0.0/8,192.168.1.0/24")]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.http.allow, ["10.0.0.0/8", "192.168.1.0/24"]);
         std::fs::write(&file, "[http]\nallow = [\"10.0.0.0/40\"]\n").unwrap();
         let err = Config::load(Some(&file), env(&[]), &[])
             .unwrap_err()

@@ -21,9 +21,11 @@ mod tools;
 /// these flags. `ptp-broker config` prints the result.
 ///
 /// To follow a real PTP source give --upstream URL (or --kube): the broker
-/// serves the HTTP receiver (--http), subscribes to every O-RAN resource,
-/// keeps the subscriptions alive, and deletes them when it stops.
-/// docs/UPSTREAM.md has the details.
+/// serves the HTTP receiver (--http), subscribes to every O-RAN resource with
+/// a callback that carries a new secret every run (only the upstream's
+/// pushes to it are taken), keeps the subscriptions alive, and deletes them
+/// when it stops. Synthetic emits of the O-RAN types are then refused
+/// (--emit-policy). docs/UPSTREAM.md has the details.
 #[derive(Debug, Parser)]
 #[command(name = "ptp-broker", version, about, long_about)]
 struct Cli {
@@ -60,12 +62,24 @@ struct Settings {
     /// Log filter: error, warn, info, debug [default: info] (key: log). RUST_LOG wins.
     #[arg(long, global = true, value_name = "FILTER")]
     log: Option<String>,
-    /// HTTP receiver address the upstream POSTs events to [default: 0.0.0.0:8989] (key: http.listen).
+    /// HTTP receiver address the upstream POSTs events to [default: 0.0.0.0:8989]; served
+    /// only when following an upstream (which gets a secret callback under /event) or with
+    /// --http-open (key: http.listen).
     #[arg(long, value_name = "ADDR", conflicts_with = "no_http")]
     http: Option<String>,
     /// Do not serve the HTTP receiver (key: http.enabled = false).
     #[arg(long)]
     no_http: bool,
+    /// With no upstream: accept pushes on POST /event from anyone in http.allow, as the
+    /// upstream's truth (the seed's plain receiver, for an upstream subscribed by hand).
+    /// Anyone who reaches the port can then set the clock state (key: http.open).
+    #[arg(long, conflicts_with = "no_http")]
+    http_open: bool,
+    /// What synthetic emits may do: allow, protect-upstream (refuse the O-RAN types), deny,
+    /// or auto (protect-upstream when following an upstream, else allow) [default: auto]
+    /// (key: emit_policy).
+    #[arg(long, value_name = "POLICY", value_parser = ["auto", "allow", "protect-upstream", "deny"])]
+    emit_policy: Option<String>,
     /// Subscribe to this O-RAN event API, e.g.
     /// http://127.0.0.1:9043/api/ocloudNotifications/v2; without a version in
     /// the path the known prefixes are probed (key: upstream.url).
@@ -127,6 +141,8 @@ impl Settings {
         set("heartbeat_ms", &self.heartbeat_ms.map(|v| v.to_string()));
         set("http.listen", &self.http);
         set("http.enabled", &self.no_http.then(|| "false".to_owned()));
+        set("http.open", &self.http_open.then(|| "true".to_owned()));
+        set("emit_policy", &self.emit_policy);
         set("upstream.url", &self.upstream);
         set("upstream.api", &self.api);
         set("upstream.node", &self.node);

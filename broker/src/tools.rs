@@ -95,7 +95,7 @@ pub async fn watch(config: &Config, args: WatchArgs) -> anyhow::Result<ExitCode>
             }
         });
     }
-    client.on_status(|s| eprintln!("ptp-broker watch: broker status {s:?}"));
+    client.on_status(|s| eprintln!("ptp-broker watch: broker {s}"));
     drop(tx);
     let mut out = std::io::stdout().lock();
     while let Some(event) = rx.recv().await {
@@ -106,25 +106,27 @@ pub async fn watch(config: &Config, args: WatchArgs) -> anyhow::Result<ExitCode>
 
 pub async fn state(config: &Config, args: StateArgs) -> anyhow::Result<ExitCode> {
     let client = client_for(config)?;
-    let events = tokio::task::spawn_blocking(move || -> Result<Vec<Event>, client::Error> {
-        if args.types.is_empty() {
-            return client.current_all("");
-        }
-        let mut all = Vec::new();
-        for t in args.types {
-            all.extend(client.current(t)?);
-        }
-        all.sort_by_key(|e| e.meta.seq);
-        Ok(all)
-    })
-    .await?
-    .with_context(|| format!("querying {}", config.query))?;
+    let types = args.types;
+    let current = tokio::task::spawn_blocking(move || client.current_state(&types))
+        .await?
+        .with_context(|| format!("querying {}", config.query))?;
     let mut out = std::io::stdout().lock();
-    if events.is_empty() && !args.json {
+    if current.events.is_empty() && current.unknown.is_empty() && !args.json {
         eprintln!("(no state yet)");
     }
-    for event in &events {
+    for event in &current.events {
         print_event(&mut out, event, args.json)?;
+    }
+    for event_type in &current.unknown {
+        if args.json {
+            let line = serde_json::json!({"type": event_type.as_str(), "state": "unknown"});
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(
+                out,
+                "{event_type} UNKNOWN (the upstream is followed but has not reported it yet)"
+            )?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

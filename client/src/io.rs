@@ -247,11 +247,17 @@ impl Io {
                 self.epoch = Some(epoch);
                 self.last_seq = baseline;
                 self.cache.clear();
+                // Also when the outage was too short to be Lost: a restart
+                // is news for the application, and so is what it forgot.
+                self.shared.set_status(Status::Restarted {
+                    previous: known,
+                    epoch,
+                });
                 self.request_repair();
             }
             Some(_) => {}
         }
-        if !matches!(self.shared.status(), Status::Connected { epoch: e } if e == epoch) {
+        if self.shared.status().epoch() != Some(epoch) {
             self.shared.set_status(Status::Connected { epoch });
         }
         match message {
@@ -374,11 +380,25 @@ impl Io {
             }
         };
         let mut p = self.pending.swap_remove(index);
+        let event_type = p.registration.event_type.clone();
+        // The broker follows an upstream that has not reported this type:
+        // say so rather than say nothing (silence is not LOCKED).
+        let unknown = reply.events.iter().all(|e| e.event_type != event_type)
+            && reply.unknown.iter().any(|t| *t == event_type.as_str());
         for event in reply.events {
             if p.registration.offer(&event, Delivery::Initial) == Offer::Full {
                 p.registration.lagged = true;
             }
             self.remember(event);
+        }
+        if unknown {
+            let resource = event_type
+                .oran()
+                .map_or_else(|| format!("/{event_type}"), |o| o.resource().to_owned());
+            let event = Event::unknown(event_type, &resource, reply.epoch, reply.seq);
+            if p.registration.offer(&event, Delivery::Unknown) == Offer::Sent {
+                self.shared.count(|s| s.unknown += 1);
+            }
         }
         for event in p.buffer.drain(..).filter(|e| e.meta.seq > reply.seq) {
             if !p.registration.lagged && p.registration.offer(&event, Delivery::Live) == Offer::Full
@@ -412,6 +432,14 @@ impl Io {
                 return;
             }
         };
+        // What the broker holds now, by type and resource: whatever a
+        // registration had a state for and the broker no longer holds (a
+        // new run that has not heard of it yet) is unknown, and is said so.
+        let holds: std::collections::HashSet<(EventType, String)> = reply
+            .events
+            .iter()
+            .map(|e| (e.event_type.clone(), e.resource_address().to_owned()))
+            .collect();
         for event in reply.events {
             if let Some(list) = self.active.get_mut(&event.event_type) {
                 for r in list.iter_mut().filter(|r| !r.lagged) {
@@ -422,6 +450,26 @@ impl Io {
                     }
                 }
             }
+            self.remember(event);
+        }
+        let mut told = Vec::new();
+        for (event_type, list) in self.active.iter_mut() {
+            for r in list.iter_mut().filter(|r| !r.lagged) {
+                let gone = r
+                    .unknown_resources(|res| holds.contains(&(event_type.clone(), res.to_owned())));
+                for resource in gone {
+                    let event =
+                        Event::unknown(event_type.clone(), &resource, reply.epoch, reply.seq);
+                    match r.offer(&event, Delivery::Unknown) {
+                        Offer::Sent => told.push(event),
+                        Offer::Full => r.lagged = true,
+                        Offer::Seen | Offer::Closed => {}
+                    }
+                }
+            }
+        }
+        for event in told {
+            self.shared.count(|s| s.unknown += 1);
             self.remember(event);
         }
         if self.repair_wanted {
@@ -493,7 +541,11 @@ impl Io {
                 missing.sort_by_key(|e| e.meta.seq);
                 r.lagged = false;
                 for e in missing {
-                    match r.offer(e, Delivery::Repaired) {
+                    let delivery = match e.is_unknown() {
+                        true => Delivery::Unknown,
+                        false => Delivery::Repaired,
+                    };
+                    match r.offer(e, delivery) {
                         Offer::Sent => self.shared.count(|s| s.repaired += 1),
                         Offer::Full => {
                             r.lagged = true;

@@ -57,6 +57,15 @@ pub use registry::RegistrationId;
 pub use status::{ClientStats, Status};
 pub use stream::EventStream;
 
+/// What [`Client::current_state`] returns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CurrentState {
+    /// The latest event per (type, resource), by sequence number.
+    pub events: Vec<Event>,
+    /// Types the broker follows an upstream for but holds no state of yet.
+    pub unknown: Vec<EventType>,
+}
+
 /// A connection to one broker. Cheap to clone; all clones share one
 /// background thread, which ends when the last clone is dropped.
 #[derive(Clone)]
@@ -260,6 +269,25 @@ impl Client {
             prefix: prefix.to_owned(),
         };
         self.query(request).map(|reply| reply.events)
+    }
+
+    /// The broker's state table for `types` (all types when empty): the
+    /// latest event per resource, and the types whose state is unknown (the
+    /// broker follows an upstream that has not reported them yet).
+    pub fn current_state(&self, types: &[EventType]) -> Result<CurrentState, Error> {
+        let request = Request::State {
+            types: types.iter().map(ToString::to_string).collect(),
+            prefix: String::new(),
+        };
+        let reply = self.query(request)?;
+        Ok(CurrentState {
+            events: reply.events,
+            unknown: reply
+                .unknown
+                .iter()
+                .filter_map(|t| EventType::new(t).ok())
+                .collect(),
+        })
     }
 
     /// The broker's counters.

@@ -71,6 +71,8 @@ struct Mark {
     epoch: u64,
     seq: u64,
     id: String,
+    /// It was a "state unknown" delivery: another one is no news.
+    unknown: bool,
 }
 
 pub(crate) struct Registration {
@@ -142,9 +144,21 @@ impl Registration {
     pub(crate) fn is_new(&self, event: &Event) -> bool {
         match self.seen.get(event.resource_address()) {
             None => true,
+            Some(m) if event.is_unknown() => !m.unknown,
             Some(m) if m.epoch == event.meta.epoch => event.meta.seq > m.seq,
             Some(m) => event.id != m.id,
         }
+    }
+
+    /// Resources this registration was given a state for that `holds`
+    /// (the broker's answer) does not contain, and that it has not yet been
+    /// told are unknown.
+    pub(crate) fn unknown_resources(&self, holds: impl Fn(&str) -> bool) -> Vec<String> {
+        self.seen
+            .iter()
+            .filter(|(resource, m)| !m.unknown && !holds(resource))
+            .map(|(resource, _)| resource.clone())
+            .collect()
     }
 
     /// Run `done` once the consumer has taken everything queued so far: at
@@ -196,6 +210,7 @@ impl Registration {
                         epoch: event.meta.epoch,
                         seq: event.meta.seq,
                         id: event.id.clone(),
+                        unknown: delivery == Delivery::Unknown,
                     },
                 );
                 Offer::Sent
@@ -260,5 +275,40 @@ mod tests {
         assert!(r.is_new(&ev(1, 2, "b", "/x")));
         drop(rx);
         assert_eq!(r.offer(&ev(1, 3, "c", "/x"), Delivery::Live), Offer::Closed);
+    }
+}
+
+#[cfg(test)]
+mod unknown_tests {
+    use super::*;
+    use proto::Content;
+
+    #[test]
+    fn an_unknown_resource_is_told_once_and_a_new_state_follows() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut r = Registration::with_stream(RegistrationId(1), catalog::OS_CLOCK_SYNC.into(), tx);
+        let mut locked = Event::synthetic(
+            catalog::OS_CLOCK_SYNC.into(),
+            Content::parse("LOCKED", Some("/x".into())).unwrap(),
+        );
+        locked.meta.epoch = 1;
+        locked.meta.seq = 4;
+        assert_eq!(r.offer(&locked, Delivery::Live), Offer::Sent);
+        assert_eq!(r.unknown_resources(|_| false), ["/x"]);
+        assert!(r.unknown_resources(|res| res == "/x").is_empty());
+        let unknown = Event::unknown(catalog::OS_CLOCK_SYNC.into(), "/x", 2, 0);
+        assert_eq!(r.offer(&unknown, Delivery::Unknown), Offer::Sent);
+        assert!(r.unknown_resources(|_| false).is_empty(), "told once");
+        let again = Event::unknown(catalog::OS_CLOCK_SYNC.into(), "/x", 2, 7);
+        assert_eq!(r.offer(&again, Delivery::Unknown), Offer::Seen);
+        let mut back = locked.clone();
+        back.meta.epoch = 2;
+        back.meta.seq = 1;
+        back.id = "new-run".into();
+        assert_eq!(r.offer(&back, Delivery::Repaired), Offer::Sent);
+        let got: Vec<Delivery> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| e.delivery)
+            .collect();
+        assert_eq!(got, [Delivery::Live, Delivery::Unknown, Delivery::Repaired]);
     }
 }

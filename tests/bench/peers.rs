@@ -137,7 +137,11 @@ impl System {
                     .args(["--query", "tcp://127.0.0.1:0"])
                     .env("RUST_LOG", "warn");
                 if env.broker_http {
-                    command.args(["--http", "127.0.0.1:0"]);
+                    // The bench plays an upstream subscribed by hand: the
+                    // receiver's open mode, on loopback only.
+                    command
+                        .args(["--http", "127.0.0.1:0"])
+                        .env("PTP_BROKER_HTTP__OPEN", "true");
                 }
                 let mut proc = Proc::spawn(&name, command, &env.logs)?;
                 let line = proc.expect("ptp-broker ready", deadline)?;

@@ -7,7 +7,9 @@
 //! Prints one JSON object per line on stdout: `{"kind":"ready"}` once every
 //! registration returned, one `{"kind":"event",…}` per callback call, one
 //! `{"kind":"status",…}` per status change. Reads commands on stdin:
-//! `emit TYPE VALUE [RESOURCE]`, `stats`, `quit`.
+//! `emit TYPE VALUE [RESOURCE]`, `emit-value TYPE VALUE_TYPE VALUE` (one
+//! value exactly as given, to try values the broker must refuse), `stats`,
+//! `quit`.
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,6 +46,9 @@ fn main() {
             Status::Connected { epoch } => {
                 json!({"kind": "status", "status": "connected", "epoch": epoch})
             }
+            Status::Restarted { previous, epoch } => {
+                json!({"kind": "status", "status": "restarted", "previous": previous, "epoch": epoch})
+            }
             Status::Lost { .. } => json!({"kind": "status", "status": "lost"}),
             _ => json!({"kind": "status", "status": "connecting"}),
         })
@@ -65,7 +70,13 @@ fn main() {
                 "kind": "event", "reg": index, "type": e.event_type.as_str(), "seq": e.meta.seq,
                 "epoch": e.meta.epoch, "id": e.id, "resource": e.resource_address(),
                 "value": e.data.values.first().map(|v| v.value.clone()),
-                "delivery": match e.delivery { Delivery::Initial => "initial", Delivery::Repaired => "repaired", _ => "live" },
+                "origin": e.origin().as_str(),
+                "delivery": match e.delivery {
+                    Delivery::Initial => "initial",
+                    Delivery::Repaired => "repaired",
+                    Delivery::Unknown => "unknown",
+                    _ => "live",
+                },
             }));
         });
         if let Err(e) = result {
@@ -89,12 +100,35 @@ fn main() {
                     .and_then(|(t, c)| client::emit(t, c).map_err(|e| e.to_string()));
                 print(json!({"kind": "emitted", "ok": result.is_ok(), "error": result.err()}));
             }
+            ["emit-value", t, value_type, value] => {
+                let result = catalog::EventType::new(t)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| {
+                        let value_type = proto::ValueType::parse(value_type)
+                            .ok_or_else(|| format!("unknown value type {value_type}"))?;
+                        let data_type = match value_type {
+                            proto::ValueType::Enumeration => proto::DataType::Notification,
+                            _ => proto::DataType::Metric,
+                        };
+                        let resource = t
+                            .oran()
+                            .map_or_else(|| format!("/{t}"), |o| o.resource().to_owned());
+                        let content = Content::Values(vec![proto::Value {
+                            resource_address: resource,
+                            data_type,
+                            value_type,
+                            value: value.to_string(),
+                        }]);
+                        client::emit(t, content).map_err(|e| e.to_string())
+                    });
+                print(json!({"kind": "emitted", "ok": result.is_ok(), "error": result.err()}));
+            }
             ["stats"] => {
                 let s = client::default_client()
                     .map(|c| c.stats())
                     .unwrap_or_default();
                 print(
-                    json!({"kind": "stats", "gaps": s.gaps, "restarts": s.restarts, "repaired": s.repaired,
+                    json!({"kind": "stats", "gaps": s.gaps, "restarts": s.restarts, "repaired": s.repaired, "unknown": s.unknown,
                     "overflows": s.overflows, "delivered": s.delivered, "panics": s.panics}),
                 );
             }

@@ -6,6 +6,8 @@
 //! - `bad_input`: wrong frames, garbage and attacks are counted, never fatal;
 //! - `cli`: the terminal tools and configuration errors;
 //! - `resilience`: late joiners, gaps, broker restarts, many clients;
+//! - `truth`: forged pushes, bad values, the emit policy, origin, no stale
+//!   state after a restart;
 //! - `upstream`: following the upstream simulator, through its restarts and ours.
 
 mod api;
@@ -13,5 +15,6 @@ mod bad_input;
 mod cli;
 mod fabric;
 mod resilience;
+mod truth;
 mod upstream;
 mod util;

@@ -119,8 +119,8 @@ fn a_killed_broker_is_reported_lost_then_regained_without_duplicates() {
     );
     let epoch = broker.endpoints.epoch;
     for p in &mut probes {
-        p.wait_for("regained", |v| {
-            v["status"] == "connected" && v["epoch"] == epoch
+        p.wait_for("regained: a restart, not a reconnect", |v| {
+            v["status"] == "restarted" && v["epoch"] == epoch
         });
         p.wait_for("the state set while it was away", |v| {
             v["value"] == "FREERUN" && v["kind"] == "event"
@@ -252,8 +252,12 @@ fn fifty_client_processes_through_a_restart() {
     let broker = Broker::start_exact(&as_strs(&args));
     let epoch: Value = broker.endpoints.epoch.into();
     for p in &mut probes {
-        p.wait_for("regained", |v| {
-            v["status"] == "connected" && v["epoch"] == epoch
+        p.wait_for("regained: a restart, not a reconnect", |v| {
+            v["status"] == "restarted" && v["epoch"] == epoch
+        });
+        // The new run holds nothing: the dead run's HOLDOVER is not kept.
+        p.wait_for("state unknown", |v| {
+            v["delivery"] == "unknown" && v["epoch"] == epoch
         });
     }
     let out = broker.tool(&["emit", "OS_CLOCK_SYNC", "LOCKED"]);

@@ -14,7 +14,7 @@ use crate::util::{Broker, DEADLINE, Probe, binary, free_port, wait_until};
 
 /// O-RAN resources the simulator offers (all of the catalog but
 /// lock-state-extended, which it answers 404).
-const SIM_RESOURCES: usize = 7;
+pub const SIM_RESOURCES: usize = 7;
 
 /// The types the probes register.
 const TYPES: [&str; 4] = [
@@ -25,15 +25,15 @@ const TYPES: [&str; 4] = [
 ];
 
 /// A running `upstream-sim`, killed on drop.
-struct Sim {
+pub struct Sim {
     child: Child,
     port: u16,
     /// The API URL it printed.
-    url: String,
+    pub url: String,
 }
 
 impl Sim {
-    fn start(port: u16, flavor: &str) -> Sim {
+    pub fn start(port: u16, flavor: &str) -> Sim {
         let mut child = Command::new(binary("examples/upstream-sim"))
             .args([
                 "--listen",
@@ -78,7 +78,7 @@ impl Sim {
     }
 
     /// Play one scenario step; the ids of the events pushed, per type.
-    fn step(&self) -> Vec<(String, String)> {
+    pub fn step(&self) -> Vec<(String, String)> {
         let (status, body) = request(self.port, "POST", "/sim/step").expect("POST /sim/step");
         assert_eq!(status, 200, "{body}");
         let events: Vec<Value> = serde_json::from_str(&body).expect("step events");
@@ -140,7 +140,7 @@ fn dechunk(mut body: &str) -> String {
 
 /// Wait until the simulator holds exactly `want` subscriptions to `broker`'s
 /// receiver (and none to anyone else); returns how long it took.
-fn wait_subscribed(sim: &Sim, broker: &Broker, want: usize) -> Duration {
+pub fn wait_subscribed(sim: &Sim, broker: &Broker, want: usize) -> Duration {
     let start = Instant::now();
     let http = broker
         .endpoints
@@ -244,33 +244,53 @@ fn redhat_events_reach_every_client_and_survive_an_upstream_restart() {
 }
 
 #[test]
-fn a_restarted_broker_adopts_its_subscriptions_instead_of_duplicating() {
+fn a_restarted_broker_replaces_the_earlier_runs_subscriptions() {
     let sim = Sim::start(free_port(), "redhat");
     let http = format!("127.0.0.1:{}", free_port());
     let mut first = Broker::start(&["--upstream", &sim.url, "--node", "node1", "--http", &http]);
     wait_subscribed(&sim, &first, SIM_RESOURCES);
-    let before: Vec<Value> = sim.subscriptions();
-    // A crash: nothing deleted upstream.
+    let endpoints = |subs: &[Value]| {
+        let mut e: Vec<String> = subs
+            .iter()
+            .filter_map(|s| s["EndpointUri"].as_str().map(str::to_owned))
+            .collect();
+        e.sort();
+        e.dedup();
+        e
+    };
+    let before = endpoints(&sim.subscriptions());
+    assert_eq!(
+        before.len(),
+        1,
+        "one callback for every resource: {before:?}"
+    );
+    // A crash: nothing deleted upstream, and the first run's secret is gone.
     first.kill9();
     let second = Broker::start(&["--upstream", &sim.url, "--node", "node1", "--http", &http]);
-    wait_until("the new broker to hold every subscription", || {
-        second.stats()["upstream_subscribed"] == SIM_RESOURCES as u64
-    });
-    let after = sim.subscriptions();
-    assert_eq!(after.len(), SIM_RESOURCES, "no duplicates: {after:#?}");
-    let ids = |subs: &[Value]| {
-        let mut ids: Vec<String> = subs
-            .iter()
-            .filter_map(|s| s["SubscriptionId"].as_str().map(str::to_owned))
-            .collect();
-        ids.sort();
-        ids
-    };
-    assert_eq!(ids(&before), ids(&after), "the same subscriptions, adopted");
+    wait_until(
+        "the earlier run's subscriptions replaced by the new run's",
+        || {
+            let subs = sim.subscriptions();
+            let now = endpoints(&subs);
+            subs.len() == SIM_RESOURCES && now.len() == 1 && now != before
+        },
+    );
+    let after = endpoints(&sim.subscriptions());
+    let secret = |e: &str| e.rsplit('/').next().unwrap_or_default().to_owned();
+    assert_ne!(
+        secret(&after[0]),
+        secret(&before[0]),
+        "a new secret per run"
+    );
+    assert!(
+        after[0].starts_with(&format!("http://{http}/event/")),
+        "{after:?}"
+    );
     // And events flow to the new broker.
     let mut probes = start_probes(&second, 1);
     let ids = sim.step();
     assert_delivered_in_order(&mut probes, &ids);
+    assert_eq!(second.stats()["upstream_subscribed"], SIM_RESOURCES as u64);
 }
 
 #[test]

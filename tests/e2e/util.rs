@@ -337,6 +337,12 @@ impl Probe {
         }
     }
 
+    /// How many lines were read so far (for [`Probe::wait_for_after`]).
+    pub fn lines_seen(&mut self) -> usize {
+        self.drain();
+        self.seen.len()
+    }
+
     /// Read whatever has arrived, without waiting.
     pub fn drain(&mut self) {
         self.seen.extend(self.lines.try_iter());

@@ -128,7 +128,7 @@ async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, String) {
 async fn real_payloads_of_both_vendors_are_stored() {
     let b = start().await;
     let json = Some("application/json");
-    let cases: [(Option<&str>, &str, &str, &str, &str); 8] = [
+    let cases: [(Option<&str>, &str, &str, &str, &str); 10] = [
         (
             json,
             REDHAT_V2,
@@ -185,6 +185,20 @@ async fn real_payloads_of_both_vendors_are_stored() {
             "/cluster/node/n3/ens1f0/master",
             "HOLDOVER",
         ),
+        (
+            json,
+            SDK_GO_EVENT,
+            PTP,
+            "/cluster/node/n4/ens1f0/master",
+            "FREERUN",
+        ),
+        (
+            json,
+            SDK_GO_OLD_NAMES,
+            OS,
+            "/cluster/node/n4/CLOCK_REALTIME",
+            "LOCKED",
+        ),
     ];
     for (content_type, body, event_type, resource, want) in cases {
         let (status, text) = b.post(content_type, body).await;
@@ -205,7 +219,7 @@ async fn real_payloads_of_both_vendors_are_stored() {
         b.stored(CLASS, "/cluster/node/n1/ens3f0").as_deref(),
         Some("7")
     );
-    assert_eq!(b.counter("accepted_http"), 10);
+    assert_eq!(b.counter("accepted_http"), 12);
     assert_eq!(b.counter("rejected_http"), 0);
 }
 

@@ -98,3 +98,18 @@ pub const BAD_BATCH: &str = r#"[
   "data":{"values":[{"ResourceAddress":"/ok","data_type":"notification","value_type":"enumeration","value":"LOCKED"}]}},
  {"specversion":"1.0","id":"bad","source":"/s","type":"event.sync.ptp-status.ptp-state-change","time":"2024-08-28T14:50:57Z",
   "data":{"values":[{"ResourceAddress":"/bad","data_type":"gossip","value_type":"enumeration","value":"LOCKED"}]}}]"#;
+
+/// sdk-go's own event JSON (`pkg/event/event_marshal.go`): no
+/// `specversion`, `dataContentType`, metrics as strings.
+pub const SDK_GO_EVENT: &str = r#"{"id":"5ce55d17-9234-4fee-a589-d0f10cb32b8e","type":"event.sync.ptp-status.ptp-state-change",
+ "source":"/cluster/node/n4/ptp/ens1f0","dataContentType":"application/json","time":"2021-02-05T17:31:00Z",
+ "data":{"version":"v1","values":[
+  {"ResourceAddress":"/cluster/node/n4/ens1f0/master","data_type":"notification","value":"FREERUN","value_type":"enumeration"},
+  {"ResourceAddress":"/cluster/node/n4/ens1f0/master","data_type":"metric","value":"10.7","value_type":"decimal64.3"}]}}"#;
+
+/// Older sdk-go: v1 value names, the metric a JSON number.
+pub const SDK_GO_OLD_NAMES: &str = r#"{"id":"7d6a3c4e-0000-4000-8000-000000000001","type":"event.sync.sync-status.os-clock-sync-state-change",
+ "source":"/cluster/node/n4/CLOCK_REALTIME","dataContentType":"application/json","time":"2022-03-01T10:00:00.5Z",
+ "data":{"version":"v1","values":[
+  {"resource":"/cluster/node/n4/CLOCK_REALTIME","dataType":"notification","valueType":"enumeration","value":"LOCKED"},
+  {"resource":"/cluster/node/n4/CLOCK_REALTIME","dataType":"metric","valueType":"decimal64.3","value":100.3}]}}"#;
