@@ -7,7 +7,9 @@
 //! Registers one callback per catalog type with `client::register` (the
 //! broker is found through PTP_BROKER_PUB / PTP_BROKER_QUERY or the
 //! defaults), prints each event as it arrives — the current state first,
-//! marked "(initial)" — and prints every change of the link to the broker.
+//! marked "(initial)"; after a broker restart, "UNKNOWN" for every resource
+//! the new broker does not know yet — and prints every change of the link to
+//! the broker.
 //! Stop it with Ctrl-C.
 
 use client::Status;
@@ -15,11 +17,10 @@ use proto::Event;
 
 fn main() -> anyhow::Result<()> {
     client::on_status(|status| match status {
-        Status::Connected { epoch } => eprintln!("listener: broker connected (run {epoch})"),
         Status::Lost { .. } => {
             eprintln!("listener: BROKER LOST - treat the clock state as unknown")
         }
-        _ => {}
+        other => eprintln!("listener: {other}"),
     })?;
     for event_type in catalog::ALL {
         client::register(event_type, move |event: &Event| {
