@@ -58,6 +58,12 @@ pub struct Config {
     /// upstream owns; application types pass), `deny`, or `auto`
     /// (`protect-upstream` when following an upstream, else `allow`).
     pub emit_policy: EmitPolicy,
+    /// File mode of every `ipc://` socket the broker binds, in octal
+    /// (`"0660"`: owner and group may emit, subscribe and query; others not).
+    pub ipc_mode: String,
+    /// Group of every `ipc://` socket (a name from /etc/group or a number);
+    /// unset: the broker's own group.
+    pub ipc_group: Option<String>,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing filter). `RUST_LOG` wins.
     pub log: String,
 }
@@ -100,6 +106,8 @@ impl Default for Config {
             upstream: UpstreamConfig::default(),
             kube: KubeConfig::default(),
             emit_policy: EmitPolicy::Auto,
+            ipc_mode: "0660".to_owned(),
+            ipc_group: None,
             log: "info".to_owned(),
         }
     }
@@ -232,6 +240,13 @@ impl Config {
             }
         }
         self.allow()?;
+        self.ipc_mode()?;
+        if let Some(group) = &self.ipc_group {
+            resolve_group(group).map_err(|reason| ConfigError::Invalid {
+                key: "ipc_group",
+                reason,
+            })?;
+        }
         if self.http.open && self.following() {
             return Err(ConfigError::Invalid {
                 key: "http.open",
@@ -254,6 +269,32 @@ impl Config {
     /// The emit policy in force (`auto` resolved).
     pub fn effective_emit_policy(&self) -> EmitPolicy {
         self.emit_policy.resolve(self.following())
+    }
+
+    /// `ipc_mode`, parsed: permission bits only.
+    pub fn ipc_mode(&self) -> Result<u32, ConfigError> {
+        u32::from_str_radix(self.ipc_mode.trim_start_matches("0o"), 8)
+            .ok()
+            .filter(|m| *m <= 0o777)
+            .ok_or_else(|| ConfigError::Invalid {
+                key: "ipc_mode",
+                reason: format!(
+                    "{:?} is not an octal file mode such as \"0660\"",
+                    self.ipc_mode
+                ),
+            })
+    }
+
+    /// `ipc_group` as a gid (`None`: unset).
+    pub fn ipc_gid(&self) -> Result<Option<u32>, ConfigError> {
+        self.ipc_group
+            .as_deref()
+            .map(resolve_group)
+            .transpose()
+            .map_err(|reason| ConfigError::Invalid {
+                key: "ipc_group",
+                reason,
+            })
     }
 
     /// `http.allow`, parsed.
@@ -375,6 +416,24 @@ impl Config {
     }
 }
 
+/// A group name (looked up in /etc/group) or a numeric gid.
+fn resolve_group(group: &str) -> Result<u32, String> {
+    if let Ok(gid) = group.parse::<u32>() {
+        return Ok(gid);
+    }
+    let groups = std::fs::read_to_string("/etc/group")
+        .map_err(|e| format!("cannot read /etc/group to find {group:?}: {e}"))?;
+    groups
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            Some((f.next()?, f.nth(1)?))
+        })
+        .find(|(name, _)| *name == group)
+        .and_then(|(_, gid)| gid.parse().ok())
+        .ok_or_else(|| format!("no group {group:?} in /etc/group"))
+}
+
 /// An absolute `http://` or `https://` URL with a host.
 fn check_http_url(url: &str) -> Result<(), String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?}: {e}"))?;
@@ -470,6 +529,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("sometimes"), "{err}");
+    }
+
+    #[test]
+    fn ipc_mode_and_group_are_checked() {
+        let c = Config::load(None, env(&[]), &[]).unwrap();
+        assert_eq!(c.ipc_mode().unwrap(), 0o660);
+        let c = Config::load(
+            None,
+            env(&[]),
+            &[("ipc_mode", "0600".into()), ("ipc_group", "0".into())],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.ipc_mode().unwrap(), c.ipc_gid().unwrap()),
+            (0o600, Some(0))
+        );
+        for (key, value) in [
+            ("ipc_mode", "rw-rw----"),
+            ("ipc_mode", "01777"),
+            ("ipc_group", "no-such-group-here"),
+        ] {
+            let err = Config::load(None, env(&[]), &[(key, value.into())])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -191,27 +191,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    use tokio::signal::unix::{SignalKind, signal};
     let shutdown = CancellationToken::new();
+    // Installed before anything is bound or announced: a SIGINT right after
+    // the ready line must stop the broker cleanly, not kill it.
+    let term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::spawn(cancel_on_signal(term, int, shutdown.clone()));
     let server = broker::Server::bind(config).await?;
     // One line on stdout, for scripts and tests that started us with port 0.
     println!("{}", server.ready());
     tracing::info!("{}", server.ready());
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
     server.run(shutdown).await;
     tracing::info!("ptp-broker stopped");
     Ok(ExitCode::SUCCESS)
 }
 
 /// SIGINT or SIGTERM starts a clean shutdown.
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop with SIGKILL");
-        return;
-    };
+async fn cancel_on_signal(
+    mut term: tokio::signal::unix::Signal,
+    mut int: tokio::signal::unix::Signal,
+    shutdown: CancellationToken,
+) {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),

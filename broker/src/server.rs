@@ -92,10 +92,18 @@ impl Server {
         let (tx, publish_queue) = mpsc::channel(config.publish_queue);
         let broker = Broker::new(tx, config.effective_emit_policy());
         let (publisher, publish) = bind_pub(&config.publish, config.subscriber_queue).await?;
-        let mut pull_socket = PullSocket::new();
+        // The codec refuses a frame from its header, before buffering it:
+        // nothing a peer sends here may be larger than a body or a request.
+        let options = || {
+            let mut options = zeromq::SocketOptions::default();
+            options.max_frame_len(config.max_body.max(proto::query::MAX_REQUEST));
+            options
+        };
+        let mut pull_socket = PullSocket::with_options(options());
         let emit = bind(&mut pull_socket, "emit", &config.emit).await?;
-        let mut query_socket = RouterSocket::new();
+        let mut query_socket = RouterSocket::with_options(options());
         let query = bind(&mut query_socket, "query", &config.query).await?;
+        secure_ipc(&config)?;
         let http_listener = if config.serves_http() {
             Some(bind_http(&config.http.listen).await?)
         } else {
@@ -211,7 +219,45 @@ impl Server {
         }
         shutdown.cancel();
         while tasks.join_next().await.is_some() {}
+        // A clean stop leaves no socket file behind.
+        for endpoint in [&config.emit, &config.publish, &config.query] {
+            if let Some(path) = endpoint.strip_prefix("ipc://") {
+                let _ = std::fs::remove_file(path);
+            }
+        }
     }
+}
+
+/// Give every ipc socket file `ipc_mode` and `ipc_group`, right after the
+/// bind: the umask must not decide who may emit on a shared host.
+fn secure_ipc(config: &Config) -> Result<(), StartError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = config
+        .ipc_mode()
+        .map_err(|e| StartError::Config(e.to_string()))?;
+    let gid = config
+        .ipc_gid()
+        .map_err(|e| StartError::Config(e.to_string()))?;
+    for (role, endpoint) in [
+        ("emit", &config.emit),
+        ("pub", &config.publish),
+        ("query", &config.query),
+    ] {
+        let Some(path) = endpoint.strip_prefix("ipc://") else {
+            continue;
+        };
+        let fail = |what: &str, e: io::Error| StartError::Bind {
+            role,
+            endpoint: endpoint.clone(),
+            reason: format!("cannot {what} the socket file: {e}"),
+        };
+        if let Some(gid) = gid {
+            std::os::unix::fs::chown(path, None, Some(gid)).map_err(|e| fail("chown", e))?;
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| fail("chmod", e))?;
+    }
+    Ok(())
 }
 
 /// 128 random bits as 32 hex digits: the last path segment of the callback.

@@ -353,6 +353,8 @@ pub struct SocketOptions {
     // Shared by read preparation and decoder reservation.
     pub(crate) read_buffer_max_size: usize,
     pub(crate) read_buffer_short_reads: usize,
+    // ptp-broker patch: largest frame a peer may announce on this socket.
+    pub(crate) max_frame_len: usize,
 }
 
 impl Default for SocketOptions {
@@ -363,11 +365,20 @@ impl Default for SocketOptions {
             read_buffer_initial_size: 128,
             read_buffer_max_size: 64 * 1024,
             read_buffer_short_reads: 2,
+            max_frame_len: codec::MAX_FRAME_LEN,
         }
     }
 }
 
 impl SocketOptions {
+    /// ptp-broker patch: the largest frame a peer may announce (default and
+    /// ceiling 32 MiB). The codec checks the length in the frame header and
+    /// drops the peer before a byte of the body is buffered.
+    pub fn max_frame_len(&mut self, len: usize) -> &mut Self {
+        self.max_frame_len = len.clamp(1, codec::MAX_FRAME_LEN);
+        self
+    }
+
     /// Tunes adaptive receive-buffer sizing for all peers, including accepted
     /// and reconnected peers. Defaults to 128-byte initial reads, a 64 KiB maximum,
     /// and two consecutive short positive reads before shrinking.

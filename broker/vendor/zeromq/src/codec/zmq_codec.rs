@@ -33,6 +33,8 @@ pub struct ZmqCodec {
     // internal details to higher levels
     buffered_message: Option<ZmqMessage>,
     max_read_chunk_size: usize,
+    /// ptp-broker patch: the socket's frame limit.
+    max_frame_len: usize,
 }
 
 impl ZmqCodec {
@@ -46,6 +48,7 @@ impl ZmqCodec {
             waiting_for: 64, // len of the greeting frame
             buffered_message: None,
             max_read_chunk_size: options.read_buffer_max_size,
+            max_frame_len: options.max_frame_len,
         }
     }
 
@@ -119,8 +122,8 @@ impl Decoder for ZmqCodec {
                         // ptp-broker patch: the length comes from the peer and
                         // is reserved below before a byte of the frame arrives;
                         // an unchecked 2^50 aborts the process on allocation.
-                        if len > MAX_FRAME_LEN {
-                            return Err(CodecError::Decode("Frame length over the 32 MiB limit"));
+                        if len > self.max_frame_len {
+                            return Err(CodecError::Decode("Frame length over the socket's limit"));
                         }
                         // The reader may prepare a full read chunk at the frame tail.
                         // Reject unrepresentable lengths here, before reserve or resize.
