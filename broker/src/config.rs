@@ -90,6 +90,13 @@ pub struct HttpConfig {
     /// Source networks the receiver answers at all, as CIDRs
     /// (`["10.0.0.0/8", "fd00::/8"]`). Empty: any.
     pub allow: Vec<String>,
+    /// A request's headers must arrive within this many ms, and a
+    /// keep-alive connection idle that long is closed.
+    pub header_timeout_ms: u64,
+    /// A request's whole body must arrive within this many ms (else 408).
+    pub body_timeout_ms: u64,
+    /// Most connections served at once; more are closed at once and counted.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -121,6 +128,9 @@ impl Default for HttpConfig {
             path: "/event".to_owned(),
             open: false,
             allow: Vec::new(),
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 10_000,
+            max_connections: 256,
         }
     }
 }
@@ -240,6 +250,23 @@ impl Config {
             }
         }
         self.allow()?;
+        for (key, ms) in [
+            ("http.header_timeout_ms", self.http.header_timeout_ms),
+            ("http.body_timeout_ms", self.http.body_timeout_ms),
+        ] {
+            if !(100..=600_000).contains(&ms) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    reason: format!("{ms} is outside 100..=600000"),
+                });
+            }
+        }
+        if !(1..=100_000).contains(&self.http.max_connections) {
+            return Err(ConfigError::Invalid {
+                key: "http.max_connections",
+                reason: format!("{} is outside 1..=100000", self.http.max_connections),
+            });
+        }
         self.ipc_mode()?;
         if let Some(group) = &self.ipc_group {
             resolve_group(group).map_err(|reason| ConfigError::Invalid {

@@ -131,6 +131,11 @@ impl Server {
                 .allow()
                 .map_err(|e| StartError::Config(e.to_string()))?,
             max_body: config.max_body,
+            body_timeout: std::time::Duration::from_millis(config.http.body_timeout_ms),
+            limits: http::Limits {
+                header_timeout: std::time::Duration::from_millis(config.http.header_timeout_ms),
+                max_connections: config.http.max_connections,
+            },
         };
         let ready = Ready {
             emit,

@@ -41,6 +41,14 @@ counters! {
     /// secret callback, or came from outside `http.allow` (also counted in
     /// rejected_http).
     rejected_http_unauthorized,
+    /// HTTP connections closed at once because `http.max_connections` were
+    /// open.
+    http_connections_refused,
+    /// HTTP requests whose headers or body did not arrive in time.
+    http_timeouts,
+    /// Failed accepts on the HTTP listener (out of file descriptors…),
+    /// each followed by a backoff.
+    http_accept_errors,
     /// Events refused for a value their type does not allow (unknown state,
     /// out-of-range number, hidden characters, too long), from any source
     /// (also counted in that source's rejected_* counter).
@@ -91,6 +99,20 @@ impl RejectLog {
             what,
             last: None,
             suppressed: 0,
+        }
+    }
+
+    /// Say how many were not logged since the last line, if any: called
+    /// when the source stops, so no count is ever left unsaid.
+    pub fn flush(&mut self) {
+        if self.suppressed > 0 {
+            tracing::warn!(
+                suppressed = self.suppressed,
+                "rejected {}: {} more not logged",
+                self.what,
+                self.suppressed
+            );
+            self.suppressed = 0;
         }
     }
 

@@ -81,10 +81,19 @@ const LOOPBACK: [&str; 6] = [
     "tcp://127.0.0.1:0",
 ];
 
-fn http_broker(binary: &Path, prefix: Option<&str>) -> anyhow::Result<Broker> {
+fn http_broker(binary: &Path, sizes: &Sizes, prefix: Option<&str>) -> anyhow::Result<Broker> {
     let mut args = LOOPBACK.to_vec();
     args.extend(["--http", "127.0.0.1:0", "--http-open"]);
-    Broker::start(binary, &args, prefix)
+    // The short form holds its connections 3 s: the receiver's timeouts
+    // (10 s by default) are shortened to match.
+    let env: Vec<(&str, String)> = match sizes.short {
+        true => vec![
+            ("PTP_BROKER_HTTP__HEADER_TIMEOUT_MS", "1000".into()),
+            ("PTP_BROKER_HTTP__BODY_TIMEOUT_MS", "1000".into()),
+        ],
+        false => Vec::new(),
+    };
+    Broker::start_with_env(binary, &args, prefix, &env)
 }
 
 /// The verdict every row shares: nothing lost, answering within the limit
@@ -135,7 +144,7 @@ fn hold_half_open(http: &str, n: usize, chunked: usize, hold: Duration) -> (usiz
 }
 
 fn half_open_http(binary: &Path, sizes: &Sizes) -> anyhow::Result<Row> {
-    let broker = http_broker(binary, None)?;
+    let broker = http_broker(binary, sizes, None)?;
     let http = broker
         .http
         .clone()
@@ -167,7 +176,7 @@ fn half_open_http(binary: &Path, sizes: &Sizes) -> anyhow::Result<Row> {
 
 fn half_open_http_few_fds(binary: &Path, sizes: &Sizes) -> anyhow::Result<Row> {
     let prefix = format!("ulimit -n {}", sizes.fd_limit);
-    let broker = http_broker(binary, Some(&prefix))?;
+    let broker = http_broker(binary, sizes, Some(&prefix))?;
     let http = broker
         .http
         .clone()
@@ -194,7 +203,7 @@ fn half_open_http_few_fds(binary: &Path, sizes: &Sizes) -> anyhow::Result<Row> {
 }
 
 fn state_flood(binary: &Path, sizes: &Sizes) -> anyhow::Result<Row> {
-    let broker = http_broker(binary, None)?;
+    let broker = http_broker(binary, sizes, None)?;
     let http = broker
         .http
         .clone()

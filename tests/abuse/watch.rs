@@ -38,6 +38,16 @@ impl Broker {
     /// Start `binary args…`, through `sh -c "<prefix>; exec …"` when a
     /// shell prefix (`ulimit -n 256`, `umask 000`) is given.
     pub fn start(binary: &Path, args: &[&str], prefix: Option<&str>) -> anyhow::Result<Broker> {
+        Broker::start_with_env(binary, args, prefix, &[])
+    }
+
+    /// As [`Broker::start`], with `env` added to the environment.
+    pub fn start_with_env(
+        binary: &Path,
+        args: &[&str],
+        prefix: Option<&str>,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Broker> {
         let mut command = match prefix {
             Some(prefix) => {
                 let mut c = Command::new("sh");
@@ -50,6 +60,7 @@ impl Broker {
         };
         command
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -253,8 +264,17 @@ impl Watch {
         self.begun = Some((Instant::now(), cpu_ticks(self.pid)));
     }
 
+    /// The attack is over. CPU is measured over at least one second from
+    /// its start: a shorter window is below the clock tick's resolution.
     pub fn attack_ends(&mut self) {
-        self.ended = Some((Instant::now(), cpu_ticks(self.pid)));
+        let end = Instant::now();
+        if let Some((begun, _)) = self.begun {
+            let window = begun + Duration::from_secs(1);
+            if end < window {
+                std::thread::sleep(window - end);
+            }
+        }
+        self.ended = Some((end, cpu_ticks(self.pid)));
     }
 
     /// Wait for the first answer after the attack (up to 10 s), let the
@@ -306,7 +326,7 @@ impl Watch {
         let cpu_percent = match (self.begun, self.ended) {
             (Some((t0, c0)), Some((t1, c1))) => {
                 let ticks = clock_ticks_per_second();
-                let secs = t1.duration_since(t0).as_secs_f64().max(0.001);
+                let secs = t1.duration_since(t0).as_secs_f64().max(1.0);
                 (c1.saturating_sub(c0) as f64 / ticks) / secs * 100.0
             }
             _ => 0.0,

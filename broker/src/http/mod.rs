@@ -24,6 +24,7 @@
 //! A request is all or nothing: one bad event in a batch refuses the batch.
 
 mod allow;
+pub mod listener;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -44,9 +45,7 @@ use crate::shared::{AcceptError, Broker};
 use crate::stats::{self, RejectLog};
 
 pub use allow::Cidr;
-
-/// How long in-flight requests may take to finish once shutdown starts.
-const DRAIN: Duration = Duration::from_secs(2);
+pub use listener::Limits;
 
 /// Media types of a structured-mode body (parameters such as `charset` ignored).
 const STRUCTURED: [&str; 3] = [
@@ -70,6 +69,10 @@ pub struct Options {
     pub allow: Vec<Cidr>,
     /// Largest body accepted, in bytes (`max_body`).
     pub max_body: usize,
+    /// The whole body must arrive within this.
+    pub body_timeout: Duration,
+    /// Header timeout and connection cap.
+    pub limits: Limits,
 }
 
 /// What one request handler needs; shared by every connection.
@@ -100,43 +103,73 @@ pub async fn run(
     options: Options,
     shutdown: CancellationToken,
 ) {
+    let limits = options.limits;
     let receiver = Arc::new(Receiver {
-        broker,
+        broker: broker.clone(),
         options,
         log: Mutex::new(RejectLog::new("HTTP request")),
     });
-    let routes = warp::method()
+    let stop = shutdown.clone();
+    let serve = move |stream, peer| serve_one(Arc::clone(&receiver), stream, peer, stop.clone());
+    listener::run(listener, broker, limits, serve, shutdown.clone()).await;
+}
+
+/// One connection: hyper's HTTP/1 server with the header timeout, our
+/// routes with the peer's address, a graceful end on shutdown.
+async fn serve_one(
+    receiver: Arc<Receiver>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+) {
+    let limits = receiver.options.limits;
+    let service =
+        hyper_util::service::TowerToHyperService::new(warp::service(routes(receiver, peer)));
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                // Timeouts, resets, garbage: the peer's problem, said at debug.
+                tracing::debug!("HTTP connection from {peer} ended: {e}");
+            }
+        }
+        _ = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(listener::DRAIN, connection).await;
+        }
+    }
+}
+
+/// The catch-all filter, for a connection from `peer`.
+fn routes(
+    receiver: Arc<Receiver>,
+    peer: SocketAddr,
+) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
+    warp::method()
         .and(warp::path::full())
-        .and(warp::addr::remote())
         .and(warp::header::headers_cloned())
         .and(warp::body::stream())
         .then(
-            move |method: Method,
-                  path: warp::path::FullPath,
-                  peer: Option<SocketAddr>,
-                  headers: HeaderMap,
-                  body| {
+            move |method: Method, path: warp::path::FullPath, headers: HeaderMap, body| {
                 let receiver = Arc::clone(&receiver);
                 async move {
-                    let peer = peer.map(|a| a.ip());
                     receiver
-                        .handle(&method, path.as_str(), peer, &headers, body)
+                        .handle(&method, path.as_str(), Some(peer.ip()), &headers, body)
                         .await
                 }
             },
-        );
-    let stop = shutdown.clone();
-    let server = warp::serve(routes)
-        .incoming(listener)
-        .graceful(async move { stop.cancelled().await })
-        .run();
-    tokio::pin!(server);
-    tokio::select! {
-        _ = &mut server => {}
-        _ = async { shutdown.cancelled().await; tokio::time::sleep(DRAIN).await } => {
-            tracing::debug!("HTTP receiver: requests still in flight after {DRAIN:?}, dropped");
-        }
-    }
+        )
+        .recover(|_| async {
+            Ok::<_, std::convert::Infallible>(text(
+                StatusCode::BAD_REQUEST,
+                "unreadable request".to_owned(),
+            ))
+        })
+        .unify()
 }
 
 impl Receiver {
@@ -216,7 +249,17 @@ impl Receiver {
                     "events are POSTed".to_owned(),
                 ));
             }
-            let body = self.read_body(headers, body).await?;
+            let timeout = self.options.body_timeout;
+            let body = match tokio::time::timeout(timeout, self.read_body(headers, body)).await {
+                Ok(body) => body?,
+                Err(_) => {
+                    stats::bump(&self.broker.stats().http_timeouts);
+                    return Err(Refusal(
+                        StatusCode::REQUEST_TIMEOUT,
+                        format!("the body did not arrive within {timeout:?}"),
+                    ));
+                }
+            };
             return self.receive(headers, &body);
         }
         if path == "/health" {

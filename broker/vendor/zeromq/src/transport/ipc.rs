@@ -143,6 +143,10 @@ where
     let (stop_channel, stop_callback) = oneshot::channel::<()>();
     let task_handle = async_rt::task::spawn(async move {
         let mut stop_callback = stop_callback.fuse();
+        // ptp-broker patch: back off after a failed accept (EMFILE, ENFILE,
+        // ENOMEM…) instead of retrying at once: the listener stays readable,
+        // so the loop spun at 100 % CPU while fds were exhausted.
+        let mut backoff = std::time::Duration::ZERO;
         loop {
             select! {
                 incoming = listener.accept().fuse() => {
@@ -156,7 +160,17 @@ where
                         };
                         (make_framed(raw_socket, Arc::clone(&options)), Endpoint::Ipc(peer_addr))
                     }).map_err(|err| err.into());
+                    let failed = maybe_accepted.is_err();
                     async_rt::task::spawn(cback(maybe_accepted));
+                    if failed {
+                        backoff = (backoff * 2).clamp(
+                            std::time::Duration::from_millis(10),
+                            std::time::Duration::from_secs(1),
+                        );
+                        tokio::time::sleep(backoff).await;
+                    } else {
+                        backoff = std::time::Duration::ZERO;
+                    }
                 },
                 _ = stop_callback => {
                     log::debug!("Accept task received stop signal. {:?}", listener_addr);
