@@ -3,13 +3,14 @@
 //!
 //! Layout: [`config`] reads and validates the configuration; [`shared`]
 //! holds the state every source writes to (validation, stamping, latest
-//! state, the PUB queue); [`policy`] decides what synthetic emits may do; [`fanout`] is our ZMTP PUB socket; [`pull`] is the ZeroMQ PULL
-//! source; [`publish`] the PUB sink with
-//! heartbeats; [`query`] the current-state endpoint; [`stats`] the counters;
-//! [`http`] is the HTTP source the upstream POSTs events to;
-//! [`server`] binds everything and runs it until shutdown; [`upstream`]
-//! follows a real PTP source (subscription manager, REST calls, Kubernetes
-//! discovery and port-forward).
+//! state, the PUB queue); [`policy`] decides what synthetic emits may do;
+//! [`fanout`] is our ZMTP PUB socket; [`pull`] is the ZeroMQ PULL source;
+//! [`publish`] the PUB sink with heartbeats; [`query`] the current-state
+//! endpoint; [`stats`] the counters; [`http`] is the HTTP source the
+//! upstream POSTs events to (secret callback, allow-list, its own accept
+//! loop with timeouts and a connection cap); [`server`] binds everything
+//! and runs it until shutdown; [`upstream`] follows a real PTP source
+//! (subscription manager, REST calls, Kubernetes discovery and port-forward).
 #![deny(missing_docs)]
 
 pub mod config;

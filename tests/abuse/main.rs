@@ -108,9 +108,18 @@ fn report(rows: &[Row], sizes: &attacks::Sizes) -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let date = chrono_free_date();
+    let exe = std::env::current_exe().ok();
+    let build = match exe
+        .as_ref()
+        .and_then(|e| e.parent())
+        .and_then(|d| d.file_name())
+    {
+        Some(d) if d == "release" => "release build",
+        _ => "debug build",
+    };
     out.push_str(&format!(
-        "Machine: {cpu}, {cores} cores. Date: {date}. Command: `cargo run --release -p ptp-broker-tests --bin abuse{}`.\n\n",
-        if sizes.short { " -- --short" } else { "" }
+        "Machine: {cpu}, {cores} cores. Date: {date}. Command: `abuse{}` ({build}).\n\n",
+        if sizes.short { " --short" } else { "" }
     ));
     out.push_str("| # | attack | good events accepted / lost | longest query silence (ms) | answering after the attack (ms) | peak RSS (MB) | CPU during (% of a core) | observed | met |\n");
     out.push_str("|---|---|---:|---:|---:|---:|---:|---|---|\n");
