@@ -207,3 +207,27 @@ fn epochs_are_json_safe_and_vary() {
     assert!((1..1 << 53).contains(&a));
     assert_ne!(a, new_epoch());
 }
+
+#[test]
+fn a_full_table_refuses_new_resources_but_known_ones_still_update() {
+    let (tx, _rx) = mpsc::channel(1);
+    let b = Broker::with_epoch(1, tx);
+    let t = catalog::EventType::new("com.example.fill").unwrap();
+    for i in 0..MAX_STATE_ENTRIES {
+        let e = Event::synthetic(
+            t.clone(),
+            Content::parse("1", Some(format!("/r/{i}"))).unwrap(),
+        );
+        b.accept(e, Origin::Synthetic).unwrap();
+    }
+    let new = Event::synthetic(
+        t.clone(),
+        Content::parse("1", Some("/r/new".into())).unwrap(),
+    );
+    assert!(matches!(
+        b.accept(new, Origin::Synthetic),
+        Err(AcceptError::StateFull(_))
+    ));
+    let known = Event::synthetic(t, Content::parse("2", Some("/r/7".into())).unwrap());
+    assert!(b.accept(known, Origin::Synthetic).is_ok());
+}
