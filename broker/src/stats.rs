@@ -44,7 +44,8 @@ counters! {
     /// HTTP connections closed at once because `http.max_connections` were
     /// open.
     http_connections_refused,
-    /// HTTP requests whose headers or body did not arrive in time.
+    /// HTTP request bodies that did not arrive within `http.body_timeout_ms`
+    /// (a connection whose headers are late is closed by hyper, uncounted).
     http_timeouts,
     /// Failed accepts on the HTTP listener (out of file descriptors…),
     /// each followed by a backoff.
