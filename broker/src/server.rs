@@ -121,6 +121,20 @@ impl Server {
             Ok(None) => None,
             Err(e) => return Err(StartError::Upstream(crate::error_chain(&e))),
         };
+        if let (Some(manager), true) = (&upstream, config.serves_http()) {
+            // The receiver takes `<http.path>/<secret>`; a callback set by
+            // hand with another path only works behind a proxy that rewrites it.
+            let want = format!("{}/{secret}", config.http.path);
+            let path = reqwest::Url::parse(manager.callback())
+                .map(|u| u.path().to_owned())
+                .unwrap_or_default();
+            if path != want {
+                tracing::warn!(
+                    "upstream.callback's path is not {}/<secret>: pushes reach this receiver only through a proxy that rewrites the path to it",
+                    config.http.path
+                );
+            }
+        }
         let http_options = http::Options {
             path: config.http.path.clone(),
             upstream_path: upstream
