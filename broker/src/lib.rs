@@ -3,7 +3,8 @@
 //!
 //! Layout: [`config`] reads and validates the configuration; [`shared`]
 //! holds the state every source writes to (validation, stamping, latest
-//! state, the PUB queue); [`policy`] decides what synthetic emits may do;
+//! state, the PUB queue); [`table`] is the state table (bounded in entries
+//! and bytes, paged by sequence number); [`policy`] decides what synthetic emits may do;
 //! [`fanout`] is our ZMTP PUB socket; [`pull`] is the ZeroMQ PULL source;
 //! [`publish`] the PUB sink with heartbeats; [`query`] the current-state
 //! endpoint; [`stats`] the counters; [`http`] is the HTTP source the
@@ -23,6 +24,7 @@ pub mod query;
 pub mod server;
 pub mod shared;
 pub mod stats;
+pub mod table;
 pub mod upstream;
 
 pub use config::Config;

@@ -76,12 +76,17 @@ fn answer(broker: &Broker, request: Request) -> Reply {
         ..Reply::default()
     };
     match request {
-        Request::State { types, prefix } => match Selector::new(&types, &prefix) {
+        Request::State {
+            types,
+            prefix,
+            after,
+        } => match Selector::new(&types, &prefix) {
             Ok(selector) => {
-                let snapshot = broker.snapshot(&selector);
+                let page = broker.state_page(&selector, after);
                 Reply {
-                    unknown: snapshot.unknown.iter().map(ToString::to_string).collect(),
-                    ..current(snapshot.seq, snapshot.events)
+                    unknown: page.unknown.iter().map(ToString::to_string).collect(),
+                    more: page.more,
+                    ..current(page.seq, page.events)
                 }
             }
             Err(e) => refuse(e.to_string()),
@@ -110,10 +115,16 @@ fn answer(broker: &Broker, request: Request) -> Reply {
                 }
             }
         }
-        Request::Stats => Reply {
-            counters: broker.stats().snapshot(),
-            ..current(broker.seq(), Vec::new())
-        },
+        Request::Stats => {
+            let mut counters = broker.stats().snapshot();
+            let (entries, bytes) = broker.table_size();
+            counters.insert("state_entries".to_owned(), entries as u64);
+            counters.insert("state_bytes".to_owned(), bytes as u64);
+            Reply {
+                counters,
+                ..current(broker.seq(), Vec::new())
+            }
+        }
         _ => refuse("unsupported op".to_owned()),
     }
 }

@@ -90,7 +90,11 @@ impl Server {
     /// Bind every endpoint of `config`.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
         let (tx, publish_queue) = mpsc::channel(config.publish_queue);
-        let broker = Broker::new(tx, config.effective_emit_policy());
+        let limits = crate::table::Limits {
+            max_entries: config.state.max_entries,
+            max_bytes: config.state.max_bytes,
+        };
+        let broker = Broker::new(tx, config.effective_emit_policy(), limits);
         let (publisher, publish) = bind_pub(&config.publish, config.subscriber_queue).await?;
         // The codec refuses a frame from its header, before buffering it:
         // nothing a peer sends here may be larger than a body or a request.

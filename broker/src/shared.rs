@@ -7,7 +7,6 @@
 //! PUB order equal sequence order whichever source the event came from, and
 //! it is held for microseconds, so a tokio mutex would only add cost.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -20,10 +19,12 @@ use tokio::sync::mpsc;
 
 use crate::policy::EmitPolicy;
 use crate::stats::{self, Stats};
+use crate::table::{self, Key, Limits, Table};
 
-/// Most (type, resource address) pairs the state table holds. An emitter
-/// inventing addresses must not grow the broker without bound.
-pub const MAX_STATE_ENTRIES: usize = 65_536;
+/// How many bytes of encoded events one page of a state reply carries, at
+/// most (one event more than this if a single event is larger): far under
+/// what a client reads ([`proto::query::MAX_REPLY`]).
+pub const PAGE_BYTES: usize = 1 << 20;
 
 /// A message for the PUB sink, already encoded.
 #[derive(Debug)]
@@ -51,11 +52,9 @@ pub enum AcceptError {
     /// A synthetic event the emit policy refuses.
     #[error("{0}")]
     Policy(#[from] crate::policy::Refused),
-    /// The state table is full.
-    #[error(
-        "state table full ({MAX_STATE_ENTRIES} type/resource pairs); new resource {0:?} refused"
-    )]
-    StateFull(String),
+    /// The state table is full (entries or bytes).
+    #[error("{0}")]
+    StateFull(#[from] table::Full),
 }
 
 /// The PUB queue is full.
@@ -63,13 +62,17 @@ pub enum AcceptError {
 #[error("PUB queue full")]
 pub struct QueueFull;
 
-/// What the state table holds for a selection, as of one sequence number.
+/// What the state table holds for a selection, as of one sequence number:
+/// one page of it, the events after a cursor.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Snapshot {
     /// The sequence number the answer is current as of.
     pub seq: u64,
-    /// The latest event per (type, resource address), by sequence number.
+    /// The latest event per (type, resource address), by sequence number,
+    /// of those after the cursor.
     pub events: Vec<Event>,
+    /// More events follow: ask again after the last one's seq.
+    pub more: bool,
     /// Selected types the upstream is followed for but has not reported
     /// yet: their state is unknown, not absent.
     pub unknown: Vec<EventType>,
@@ -96,22 +99,11 @@ struct Shared {
     dropped_up_to: AtomicU64,
 }
 
-type Key = (EventType, String);
-
-/// One row of the state table.
-struct Entry {
-    event: Event,
-    /// When this broker accepted it: seeding compares arrival, never the
-    /// producer's `time`, which a wrong clock or a forger could set anywhere.
-    received: Instant,
-}
-
-#[derive(Default)]
 struct State {
     /// Sequence number of the latest accepted event (0: none yet).
     seq: u64,
     /// The latest event per (type, resource address).
-    latest: HashMap<Key, Entry>,
+    table: Table,
     /// Types the upstream is followed for (see [`Broker::expect_upstream`]).
     expected: Vec<EventType>,
 }
@@ -119,22 +111,38 @@ struct State {
 impl Broker {
     /// A broker with a fresh random epoch, feeding `publish`, applying the
     /// emit `policy` (already resolved) to synthetic events.
-    pub fn new(publish: mpsc::Sender<Outgoing>, policy: EmitPolicy) -> Broker {
-        Broker::build(new_epoch(), publish, policy)
+    /// The state table gets `limits`.
+    pub fn new(publish: mpsc::Sender<Outgoing>, policy: EmitPolicy, limits: Limits) -> Broker {
+        Broker::build(new_epoch(), publish, policy, limits)
     }
 
-    /// A broker with a chosen epoch that allows every emit (tests).
+    /// A broker with a chosen epoch that allows every emit, with the
+    /// default limits (tests).
     pub fn with_epoch(epoch: u64, publish: mpsc::Sender<Outgoing>) -> Broker {
-        Broker::build(epoch, publish, EmitPolicy::Allow)
+        Broker::build(epoch, publish, EmitPolicy::Allow, Limits::default())
     }
 
-    fn build(epoch: u64, publish: mpsc::Sender<Outgoing>, policy: EmitPolicy) -> Broker {
+    /// [`Broker::with_epoch`] with chosen limits (tests).
+    pub fn with_limits(epoch: u64, publish: mpsc::Sender<Outgoing>, limits: Limits) -> Broker {
+        Broker::build(epoch, publish, EmitPolicy::Allow, limits)
+    }
+
+    fn build(
+        epoch: u64,
+        publish: mpsc::Sender<Outgoing>,
+        policy: EmitPolicy,
+        limits: Limits,
+    ) -> Broker {
         Broker {
             shared: Arc::new(Shared {
                 epoch,
                 // `Auto` here (a caller that did not resolve it) allows.
                 policy: policy.resolve(false),
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State {
+                    seq: 0,
+                    table: Table::new(limits),
+                    expected: Vec::new(),
+                }),
                 stats: Stats::default(),
                 publish,
                 dropped_up_to: AtomicU64::new(0),
@@ -209,7 +217,7 @@ impl Broker {
         &self,
         events: Vec<Event>,
         origin: Origin,
-        keep: impl Fn(Option<&Entry>, &Event) -> bool,
+        keep: impl Fn(Option<&table::Entry>, &Event) -> bool,
     ) -> Result<Vec<u64>, AcceptError> {
         let mut keyed: Vec<(Key, Event)> = Vec::with_capacity(events.len());
         for mut event in events {
@@ -237,16 +245,7 @@ impl Broker {
         }
         let now = Instant::now();
         let mut state = self.lock();
-        keyed.retain(|(key, event)| keep(state.latest.get(key), event));
-        let mut new_keys = HashSet::new();
-        for (key, _) in &keyed {
-            if !state.latest.contains_key(key)
-                && new_keys.insert(key)
-                && state.latest.len() + new_keys.len() > MAX_STATE_ENTRIES
-            {
-                return Err(AcceptError::StateFull(key.1.clone()));
-            }
-        }
+        keyed.retain(|(key, event)| keep(state.table.get(key), event));
         let mut seq = state.seq;
         let mut stamped = Vec::with_capacity(keyed.len());
         for (key, mut event) in keyed {
@@ -257,17 +256,18 @@ impl Broker {
             let frames = frame::encode_event(&event)?;
             stamped.push((key, event, frames));
         }
+        if let Err(full) = state.table.admit(
+            stamped.iter().map(|(key, _, f)| (key, f.body.len())),
+            origin,
+        ) {
+            stats::bump(&self.shared.stats.rejected_state_full);
+            return Err(full.into());
+        }
         state.seq = seq;
         let mut seqs = Vec::with_capacity(stamped.len());
         for (key, event, frames) in stamped {
             let seq = event.meta.seq;
-            state.latest.insert(
-                key,
-                Entry {
-                    event,
-                    received: now,
-                },
-            );
+            state.table.insert(key, event, frames.body.len(), now);
             // Queue while still holding the lock, so PUB order is seq order.
             self.queue(Outgoing { frames, seq });
             seqs.push(seq);
@@ -295,31 +295,46 @@ impl Broker {
         Ok(state.seq)
     }
 
-    /// The latest events selected, ordered by sequence number, the sequence
-    /// number the answer is current as of, and the selected types whose
-    /// state is still unknown.
+    /// One page of the state table: the latest events selected whose seq
+    /// is above `after`, ordered by seq, up to [`PAGE_BYTES`]; the sequence
+    /// number the page is current as of; and the selected types whose state
+    /// is still unknown.
+    ///
+    /// Pages taken one after another, each after the last seq of the one
+    /// before, together hold exactly the table as of the last page's `seq`,
+    /// however it changed in between: a row updated after its page moves
+    /// to a seq above every cursor still to come. Keep the highest seq per
+    /// (type, resource).
+    pub fn state_page(&self, selector: &Selector, after: u64) -> Snapshot {
+        self.page_of(selector, after, PAGE_BYTES)
+    }
+
+    /// The whole selection in one answer (tests and small tables).
     pub fn snapshot(&self, selector: &Selector) -> Snapshot {
+        self.page_of(selector, 0, usize::MAX)
+    }
+
+    fn page_of(&self, selector: &Selector, after: u64, budget: usize) -> Snapshot {
         let state = self.lock();
-        let mut events: Vec<Event> = state
-            .latest
-            .iter()
-            .filter(|((t, _), _)| selector.matches(t))
-            .map(|(_, entry)| entry.event.clone())
-            .collect();
+        let page = state.table.page(selector, after, budget);
         let unknown = state
             .expected
             .iter()
-            .filter(|t| selector.matches(t) && !events.iter().any(|e| e.event_type == **t))
+            .filter(|t| selector.matches(t) && !state.table.has_type(t))
             .cloned()
             .collect();
-        let seq = state.seq;
-        drop(state);
-        events.sort_by_key(|e| e.meta.seq);
         Snapshot {
-            seq,
-            events,
+            seq: state.seq,
+            events: page.events,
+            more: page.more,
             unknown,
         }
+    }
+
+    /// Entries in the state table, and the bytes they are charged.
+    pub fn table_size(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.table.len(), state.table.bytes())
     }
 
     /// Sequence number of the latest accepted event.

@@ -54,6 +54,9 @@ counters! {
     /// out-of-range number, hidden characters, too long), from any source
     /// (also counted in that source's rejected_* counter).
     rejected_value,
+    /// Events refused because the state table was full for their origin
+    /// (entries or bytes; also counted in that source's rejected_* counter).
+    rejected_state_full,
     /// Synthetic events refused by the emit policy (also counted in
     /// rejected_emit).
     rejected_emit_policy,

@@ -602,13 +602,9 @@ impl Io {
             requests.push((p.registration.id, p.registration.event_type.to_string()));
         }
         for (id, event_type) in requests {
-            self.spawn_query(
-                Request::State {
-                    types: vec![event_type],
-                    prefix: String::new(),
-                },
-                move |result| Internal::Initial(id, result),
-            );
+            self.spawn_state(vec![event_type], move |result| {
+                Internal::Initial(id, result)
+            });
         }
     }
 
@@ -623,13 +619,22 @@ impl Io {
         self.repair_in_flight = true;
         self.repair_wanted = false;
         let types = self.active.keys().map(ToString::to_string).collect();
-        self.spawn_query(
-            Request::State {
-                types,
-                prefix: String::new(),
-            },
-            Internal::Repaired,
-        );
+        self.spawn_state(types, Internal::Repaired);
+    }
+
+    /// Read the whole state of `types`, page by page (`query::state`).
+    fn spawn_state(
+        &self,
+        types: Vec<String>,
+        wrap: impl FnOnce(Result<Reply, Error>) -> Internal + Send + 'static,
+    ) {
+        let endpoint = self.config.query.clone();
+        let timeout = self.config.timeout;
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let result = query::state(&endpoint, types, String::new(), timeout).await;
+            let _ = tx.send(wrap(result));
+        });
     }
 
     fn spawn_query(

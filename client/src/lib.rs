@@ -255,31 +255,24 @@ impl Client {
     /// The broker's current state of `event_type`: the latest event per
     /// resource (the O-RAN "pull"). Empty if the broker has none.
     pub fn current(&self, event_type: impl Into<EventType>) -> Result<Vec<Event>, Error> {
-        let request = Request::State {
-            types: vec![event_type.into().to_string()],
-            prefix: String::new(),
-        };
-        self.query(request).map(|reply| reply.events)
+        self.state(vec![event_type.into().to_string()], String::new())
+            .map(|reply| reply.events)
     }
 
     /// The current state of every type (or of the types starting with `prefix`).
     pub fn current_all(&self, prefix: &str) -> Result<Vec<Event>, Error> {
-        let request = Request::State {
-            types: Vec::new(),
-            prefix: prefix.to_owned(),
-        };
-        self.query(request).map(|reply| reply.events)
+        self.state(Vec::new(), prefix.to_owned())
+            .map(|reply| reply.events)
     }
 
     /// The broker's state table for `types` (all types when empty): the
     /// latest event per resource, and the types whose state is unknown (the
     /// broker follows an upstream that has not reported them yet).
     pub fn current_state(&self, types: &[EventType]) -> Result<CurrentState, Error> {
-        let request = Request::State {
-            types: types.iter().map(ToString::to_string).collect(),
-            prefix: String::new(),
-        };
-        let reply = self.query(request)?;
+        let reply = self.state(
+            types.iter().map(ToString::to_string).collect(),
+            String::new(),
+        )?;
         Ok(CurrentState {
             events: reply.events,
             unknown: reply
@@ -293,6 +286,15 @@ impl Client {
     /// The broker's counters.
     pub fn broker_stats(&self) -> Result<std::collections::BTreeMap<String, u64>, Error> {
         self.query(Request::Stats).map(|reply| reply.counters)
+    }
+
+    /// The whole state selected, read page by page.
+    fn state(&self, types: Vec<String>, prefix: String) -> Result<proto::query::Reply, Error> {
+        let (endpoint, timeout) = (self.config.query.clone(), self.config.timeout);
+        let task = self
+            .handle
+            .spawn(async move { query::state(&endpoint, types, prefix, timeout).await });
+        futures::executor::block_on(task).map_err(|_| Error::Closed)?
     }
 
     fn query(&self, request: Request) -> Result<proto::query::Reply, Error> {

@@ -24,7 +24,9 @@ pub const MAX_REPLY: usize = 16 * 1024 * 1024;
 #[serde(tag = "op", rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Request {
-    /// The latest event per (type, resource address) for the selected types.
+    /// The latest event per (type, resource address) for the selected
+    /// types, one page at a time: the events with seq above `after`, by
+    /// seq; the reply's `more` says whether to ask again after the last.
     State {
         /// Exact event types (any name [`EventType::new`] accepts).
         #[serde(default)]
@@ -32,6 +34,9 @@ pub enum Request {
         /// Also every type that starts with this string.
         #[serde(default)]
         prefix: String,
+        /// Only events with a seq above this (0: from the start).
+        #[serde(default)]
+        after: u64,
     },
     /// Publish a [`crate::frame::SyncMarker`] with this token on PUB, then
     /// reply. A client that receives the marker knows its subscription is in
@@ -88,8 +93,12 @@ pub struct Reply {
     pub epoch: u64,
     /// The latest sequence number the answer is current as of.
     pub seq: u64,
-    /// For `state`: the latest event per (type, resource address), by seq.
+    /// For `state`: the latest event per (type, resource address), by seq,
+    /// of this page.
     pub events: Vec<Event>,
+    /// For `state`: more events follow; ask again with `after` set to the
+    /// last event's seq.
+    pub more: bool,
     /// For `state`: selected event types the broker follows an upstream for
     /// but has no state of yet (unknown, not absent).
     pub unknown: Vec<String>,
@@ -105,6 +114,8 @@ struct ReplyOut<'a> {
     epoch: u64,
     seq: u64,
     events: Vec<crate::frame::EventOut<'a>>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    more: bool,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     unknown: &'a [String],
     counters: &'a BTreeMap<String, u64>,
@@ -121,6 +132,8 @@ struct ReplyIn {
     seq: u64,
     #[serde(default)]
     events: Vec<WireEvent>,
+    #[serde(default)]
+    more: bool,
     #[serde(default)]
     unknown: Vec<String>,
     #[serde(default)]
@@ -151,6 +164,7 @@ pub fn encode_reply(reply: &Reply) -> Vec<u8> {
         epoch: reply.epoch,
         seq: reply.seq,
         events: reply.events.iter().map(Into::into).collect(),
+        more: reply.more,
         unknown: &reply.unknown,
         counters: &reply.counters,
     })
@@ -178,6 +192,7 @@ pub fn decode_reply(body: &[u8]) -> Result<Reply, DecodeError> {
             .into_iter()
             .map(WireEvent::into_event)
             .collect::<Result<_, _>>()?,
+        more: wire.more,
         unknown: wire.unknown,
         counters: wire.counters,
     })
@@ -194,6 +209,12 @@ mod tests {
             Request::State {
                 types: vec!["OS_CLOCK_SYNC".into()],
                 prefix: String::new(),
+                after: 0,
+            },
+            Request::State {
+                types: vec![],
+                prefix: "event.sync.".into(),
+                after: 1 << 40,
             },
             Request::Sync {
                 token: "abc".into(),
@@ -220,7 +241,8 @@ mod tests {
             decode_request(bytes),
             Ok(Request::State {
                 types: vec![],
-                prefix: String::new()
+                prefix: String::new(),
+                after: 0,
             })
         );
         assert!(decode_request(b"\x81\xa2op\xa4nope").is_err());
@@ -239,6 +261,7 @@ mod tests {
             epoch: 9,
             seq: 5,
             events: vec![e],
+            more: true,
             unknown: vec![catalog::OS_CLOCK_SYNC.oran_type().into()],
             ..Reply::default()
         };

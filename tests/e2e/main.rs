@@ -3,6 +3,7 @@
 //!
 //! - `api`: the client library in-process: unregister, streams, pull, errors;
 //! - `fabric`: every process gets exactly its types, once (issue: the fabric);
+//! - `bounds`: a state table of many pages, a full table;
 //! - `bad_input`: wrong frames, garbage and attacks are counted, never fatal;
 //! - `cli`: the terminal tools and configuration errors;
 //! - `resilience`: late joiners, gaps, broker restarts, many clients;
@@ -12,6 +13,7 @@
 
 mod api;
 mod bad_input;
+mod bounds;
 mod cli;
 mod fabric;
 mod resilience;

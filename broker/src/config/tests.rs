@@ -152,6 +152,8 @@ fn unknown_keys_and_bad_values_are_errors() {
         ("emit", "ipc://*", "wildcard"),
         ("heartbeat_ms", "0", "outside"),
         ("http.listen", "nowhere", "IP:PORT"),
+        ("state.max_entries", "0", "outside"),
+        ("state.max_bytes", "1000", "1 MiB to 1 TiB"),
     ] {
         let err = Config::load(None, env(&[]), &[(key, value.into())])
             .unwrap_err()
@@ -159,6 +161,21 @@ fn unknown_keys_and_bad_values_are_errors() {
         assert!(err.contains(want), "{key}={value}: {err}");
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_state_bounds_come_from_the_environment_too() {
+    let c = Config::load(
+        None,
+        env(&[
+            ("PTP_BROKER_STATE__MAX_ENTRIES", "1000"),
+            ("PTP_BROKER_STATE__MAX_BYTES", "2097152"),
+        ]),
+        &[],
+    )
+    .unwrap();
+    assert_eq!((c.state.max_entries, c.state.max_bytes), (1000, 2 << 20));
+    assert!(Config::default().to_toml().contains("[state]"));
 }
 
 #[test]

@@ -139,7 +139,7 @@ fn seeding_takes_news_and_ignores_the_producers_clock() {
 #[test]
 fn the_emit_policy_applies_to_synthetic_events_only() {
     let (tx, _rx) = mpsc::channel(16);
-    let b = Broker::new(tx, EmitPolicy::ProtectUpstream);
+    let b = Broker::new(tx, EmitPolicy::ProtectUpstream, Limits::default());
     let err = b
         .accept(
             event(catalog::PTP_LOCK_STATE, "LOCKED", None),
@@ -211,23 +211,73 @@ fn epochs_are_json_safe_and_vary() {
 #[test]
 fn a_full_table_refuses_new_resources_but_known_ones_still_update() {
     let (tx, _rx) = mpsc::channel(1);
+    let limits = Limits {
+        max_entries: 64,
+        max_bytes: 1 << 20,
+    };
+    let b = Broker::with_limits(1, tx, limits);
+    let t = catalog::EventType::new("com.example.fill").unwrap();
+    let fill =
+        |r: &str, v: &str| Event::synthetic(t.clone(), Content::parse(v, Some(r.into())).unwrap());
+    // Synthetic events get 7/8 of the entries: 56.
+    for i in 0..56 {
+        b.accept(fill(&format!("/r/{i}"), "1"), Origin::Synthetic)
+            .unwrap();
+    }
+    assert!(matches!(
+        b.accept(fill("/r/new", "1"), Origin::Synthetic),
+        Err(AcceptError::StateFull(table::Full::Entries { max: 56, .. }))
+    ));
+    assert_eq!(b.stats().rejected_state_full.load(Ordering::Relaxed), 1);
+    // A known resource still updates, and the upstream has its reserve.
+    assert!(b.accept(fill("/r/7", "2"), Origin::Synthetic).is_ok());
+    for i in 0..8 {
+        let up = event(catalog::PTP_LOCK_STATE, "LOCKED", Some(&format!("/u/{i}")));
+        b.accept(up, Origin::Upstream).unwrap();
+    }
+    let up = event(catalog::PTP_LOCK_STATE, "LOCKED", Some("/u/9"));
+    assert!(matches!(
+        b.accept(up, Origin::Upstream),
+        Err(AcceptError::StateFull(table::Full::Entries { max: 64, .. }))
+    ));
+    assert_eq!(b.table_size().0, 64);
+}
+
+#[test]
+fn a_state_reply_is_paged_and_the_pages_add_up_to_the_table() {
+    let (tx, _rx) = mpsc::channel(1);
     let b = Broker::with_epoch(1, tx);
     let t = catalog::EventType::new("com.example.fill").unwrap();
-    for i in 0..MAX_STATE_ENTRIES {
-        let e = Event::synthetic(
-            t.clone(),
-            Content::parse("1", Some(format!("/r/{i}"))).unwrap(),
-        );
-        b.accept(e, Origin::Synthetic).unwrap();
+    // ~3 MiB of events: at least three pages.
+    let pad = "x".repeat(400);
+    for i in 0..8000 {
+        let c = Content::parse("1", Some(format!("/r/{i}/{pad}"))).unwrap();
+        b.accept(Event::synthetic(t.clone(), c), Origin::Synthetic)
+            .unwrap();
     }
-    let new = Event::synthetic(
-        t.clone(),
-        Content::parse("1", Some("/r/new".into())).unwrap(),
-    );
-    assert!(matches!(
-        b.accept(new, Origin::Synthetic),
-        Err(AcceptError::StateFull(_))
-    ));
-    let known = Event::synthetic(t, Content::parse("2", Some("/r/7".into())).unwrap());
-    assert!(b.accept(known, Origin::Synthetic).is_ok());
+    let all = Selector::new(&[], "").unwrap();
+    let (mut after, mut pages, mut seen) = (0, 0, 0);
+    loop {
+        let page = b.state_page(&all, after);
+        pages += 1;
+        let bytes: usize = page
+            .events
+            .iter()
+            .map(|e| proto::frame::encode_event(e).unwrap().body.len())
+            .sum();
+        assert!(bytes < PAGE_BYTES + 1024, "a page is {bytes} bytes");
+        assert!(
+            page.events
+                .windows(2)
+                .all(|w| w[0].meta.seq < w[1].meta.seq)
+        );
+        assert!(page.events.iter().all(|e| e.meta.seq > after));
+        seen += page.events.len();
+        after = page.events.last().map_or(after, |e| e.meta.seq);
+        if !page.more {
+            break;
+        }
+    }
+    assert!(pages >= 3, "{pages} pages");
+    assert_eq!(seen, 8000);
 }

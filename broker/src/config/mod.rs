@@ -6,7 +6,6 @@
 //! environment (`PTP_BROKER_EMIT`, `PTP_BROKER_PUB`, `PTP_BROKER_QUERY`)
 //! configures the broker and every client on the node.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,6 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::http::Cidr;
 use crate::policy::EmitPolicy;
 use crate::upstream::{KubeConfig, UpstreamConfig};
+
+mod check;
+pub use check::check_endpoint;
+use check::resolve_group;
 
 /// Default PULL endpoint clients emit to (LEAP's `emit_addr`).
 pub const DEFAULT_EMIT: &str = "tcp://127.0.0.1:9000";
@@ -47,6 +50,8 @@ pub struct Config {
     /// Messages each PUB subscriber may have queued before the broker drops
     /// (and counts) for that subscriber alone; it sees a seq gap and repairs.
     pub subscriber_queue: usize,
+    /// The state table's bounds.
+    pub state: StateConfig,
     /// The HTTP receiver for upstream pushes.
     pub http: HttpConfig,
     /// The O-RAN event API to subscribe to (none by default).
@@ -66,6 +71,28 @@ pub struct Config {
     pub ipc_group: Option<String>,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing filter). `RUST_LOG` wins.
     pub log: String,
+}
+
+/// How much the state table (the latest event per type and resource) may
+/// hold. An emitter inventing resource addresses fills it; then new
+/// resources are refused and the known ones still update.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// Most (type, resource address) pairs.
+    pub max_entries: usize,
+    /// Most bytes the entries may take, counted as their encoded size plus
+    /// a fixed overhead per entry (docs/RELIABILITY.md).
+    pub max_bytes: usize,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            max_entries: crate::table::DEFAULT_MAX_ENTRIES,
+            max_bytes: crate::table::DEFAULT_MAX_BYTES,
+        }
+    }
 }
 
 /// The HTTP receiver the upstream POSTs events to.
@@ -109,6 +136,7 @@ impl Default for Config {
             max_body: proto::frame::DEFAULT_MAX_BODY,
             publish_queue: 65_536,
             subscriber_queue: crate::fanout::DEFAULT_QUEUE_CAPACITY,
+            state: StateConfig::default(),
             http: HttpConfig::default(),
             upstream: UpstreamConfig::default(),
             kube: KubeConfig::default(),
@@ -188,101 +216,6 @@ impl Config {
         Ok(config)
     }
 
-    /// Check what serde cannot.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        for (key, endpoint) in [
-            ("emit", &self.emit),
-            ("pub", &self.publish),
-            ("query", &self.query),
-        ] {
-            check_endpoint(endpoint).map_err(|reason| ConfigError::Invalid { key, reason })?;
-        }
-        let endpoints = [&self.emit, &self.publish, &self.query];
-        for (i, a) in endpoints.iter().enumerate() {
-            // Port 0 asks the kernel for a free port, so equal ":0" entries differ once bound.
-            if !a.ends_with(":0") && endpoints[i + 1..].contains(a) {
-                return Err(ConfigError::Invalid {
-                    key: "emit",
-                    reason: format!("{a:?} is used twice: emit, pub and query must differ"),
-                });
-            }
-        }
-        if !(10..=60_000).contains(&self.heartbeat_ms) {
-            return Err(ConfigError::Invalid {
-                key: "heartbeat_ms",
-                reason: format!("{} is outside 10..=60000", self.heartbeat_ms),
-            });
-        }
-        if !(512..=16 * 1024 * 1024).contains(&self.max_body) {
-            return Err(ConfigError::Invalid {
-                key: "max_body",
-                reason: format!("{} is outside 512..=16777216 bytes", self.max_body),
-            });
-        }
-        if !(1..=1_000_000).contains(&self.subscriber_queue) {
-            return Err(ConfigError::Invalid {
-                key: "subscriber_queue",
-                reason: format!("{} is outside 1..=1000000", self.subscriber_queue),
-            });
-        }
-        if self.publish_queue == 0 {
-            return Err(ConfigError::Invalid {
-                key: "publish_queue",
-                reason: "must be at least 1".to_owned(),
-            });
-        }
-        if self.http.enabled {
-            self.http
-                .listen
-                .parse::<SocketAddr>()
-                .map_err(|e| ConfigError::Invalid {
-                    key: "http.listen",
-                    reason: format!("{:?}: {e} (want IP:PORT)", self.http.listen),
-                })?;
-            let path = &self.http.path;
-            if !path.starts_with('/') || path.len() < 2 || path.ends_with('/') {
-                return Err(ConfigError::Invalid {
-                    key: "http.path",
-                    reason: format!(
-                        "{path:?} must start with '/', name something and not end with '/'"
-                    ),
-                });
-            }
-        }
-        self.allow()?;
-        for (key, ms) in [
-            ("http.header_timeout_ms", self.http.header_timeout_ms),
-            ("http.body_timeout_ms", self.http.body_timeout_ms),
-        ] {
-            if !(100..=600_000).contains(&ms) {
-                return Err(ConfigError::Invalid {
-                    key,
-                    reason: format!("{ms} is outside 100..=600000"),
-                });
-            }
-        }
-        if !(1..=100_000).contains(&self.http.max_connections) {
-            return Err(ConfigError::Invalid {
-                key: "http.max_connections",
-                reason: format!("{} is outside 1..=100000", self.http.max_connections),
-            });
-        }
-        self.ipc_mode()?;
-        if let Some(group) = &self.ipc_group {
-            resolve_group(group).map_err(|reason| ConfigError::Invalid {
-                key: "ipc_group",
-                reason,
-            })?;
-        }
-        if self.http.open && self.following() {
-            return Err(ConfigError::Invalid {
-                key: "http.open",
-                reason: "an upstream is followed: its pushes come on the secret callback, and an open path would let anyone overwrite them".to_owned(),
-            });
-        }
-        self.validate_upstream()
-    }
-
     /// Is an upstream followed (`upstream.url` or `kube.enabled`)?
     pub fn following(&self) -> bool {
         self.upstream.url.is_some() || self.kube.enabled
@@ -337,58 +270,6 @@ impl Config {
             })
     }
 
-    /// The `[upstream]` and `[kube]` sections.
-    fn validate_upstream(&self) -> Result<(), ConfigError> {
-        let up = &self.upstream;
-        let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
-        if let Some(url) = &up.url {
-            check_http_url(url).map_err(|reason| ConfigError::Invalid {
-                key: "upstream.url",
-                reason,
-            })?;
-            if self.kube.enabled {
-                return invalid(
-                    "upstream.url",
-                    "set either upstream.url or kube.enabled, not both".to_owned(),
-                );
-            }
-        }
-        if let Some(callback) = &up.callback {
-            check_http_url(callback).map_err(|reason| ConfigError::Invalid {
-                key: "upstream.callback",
-                reason,
-            })?;
-        }
-        let following = self.following();
-        if following && !self.http.enabled && up.callback.is_none() {
-            return invalid(
-                "upstream.callback",
-                "the upstream needs somewhere to POST events: enable http or set upstream.callback"
-                    .to_owned(),
-            );
-        }
-        if let Some(node) = &up.node
-            && (node.is_empty() || node.contains('/'))
-        {
-            return invalid("upstream.node", format!("{node:?} is not a node name"));
-        }
-        for r in &up.resources {
-            if catalog::lookup(r).is_none() {
-                return invalid(
-                    "upstream.resources",
-                    format!("{r:?} is not an O-RAN resource path or event name"),
-                );
-            }
-        }
-        if !(100..=60_000).contains(&up.health_interval_ms) {
-            return invalid(
-                "upstream.health_interval_ms",
-                format!("{} is outside 100..=60000", up.health_interval_ms),
-            );
-        }
-        Ok(())
-    }
-
     /// The heartbeat interval.
     pub fn heartbeat(&self) -> Duration {
         Duration::from_millis(self.heartbeat_ms)
@@ -441,63 +322,6 @@ impl Config {
         }
         out
     }
-}
-
-/// A group name (looked up in /etc/group) or a numeric gid.
-fn resolve_group(group: &str) -> Result<u32, String> {
-    if let Ok(gid) = group.parse::<u32>() {
-        return Ok(gid);
-    }
-    let groups = std::fs::read_to_string("/etc/group")
-        .map_err(|e| format!("cannot read /etc/group to find {group:?}: {e}"))?;
-    groups
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split(':');
-            Some((f.next()?, f.nth(1)?))
-        })
-        .find(|(name, _)| *name == group)
-        .and_then(|(_, gid)| gid.parse().ok())
-        .ok_or_else(|| format!("no group {group:?} in /etc/group"))
-}
-
-/// An absolute `http://` or `https://` URL with a host.
-fn check_http_url(url: &str) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?}: {e}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(format!("{url:?} is not an http:// or https:// URL"));
-    }
-    Ok(())
-}
-
-/// `tcp://HOST:PORT` or `ipc://PATH`, nothing else (the zeromq crate has no inproc).
-pub fn check_endpoint(endpoint: &str) -> Result<(), String> {
-    if let Some(rest) = endpoint.strip_prefix("tcp://") {
-        let (host, port) = rest
-            .rsplit_once(':')
-            .ok_or_else(|| format!("{endpoint:?} has no port (want tcp://HOST:PORT)"))?;
-        if host.is_empty() {
-            return Err(format!("{endpoint:?} has no host (want tcp://HOST:PORT)"));
-        }
-        port.parse::<u16>()
-            .map_err(|_| format!("{endpoint:?} has a bad port {port:?}"))?;
-        return Ok(());
-    }
-    if let Some(path) = endpoint.strip_prefix("ipc://") {
-        if path.is_empty() {
-            return Err(format!(
-                "{endpoint:?} has no path (want ipc:///path/to/socket)"
-            ));
-        }
-        // The zeromq crate has no wildcard ipc paths (it would panic at bind).
-        if path.contains('*') {
-            return Err(format!(
-                "{endpoint:?}: wildcard ipc paths are not supported; name the socket file"
-            ));
-        }
-        return Ok(());
-    }
-    Err(format!("{endpoint:?} is not tcp://HOST:PORT or ipc://PATH"))
 }
 
 #[cfg(test)]
