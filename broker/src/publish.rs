@@ -51,6 +51,12 @@ pub async fn run(
                 };
                 send(&publisher, &frame::encode_heartbeat(&heartbeat), &broker);
                 stats::bump(&broker.stats().heartbeats);
+                // The PUB socket's own counters, copied once a heartbeat.
+                let pub_stats = publisher.stats();
+                let counters = broker.stats();
+                let relaxed = std::sync::atomic::Ordering::Relaxed;
+                counters.pub_connections_refused.store(pub_stats.refused, relaxed);
+                counters.pub_accept_errors.store(pub_stats.accept_errors, relaxed);
             }
         }
     }

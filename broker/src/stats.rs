@@ -67,6 +67,12 @@ counters! {
     dropped_subscriber,
     /// Messages written to the PUB socket (events, heartbeats, sync markers).
     published,
+    /// PUB connections closed at once because `max_subscribers` were open
+    /// (copied from the PUB socket every heartbeat).
+    pub_connections_refused,
+    /// Failed accepts on the PUB socket (out of file descriptors…), each
+    /// followed by a backoff (copied every heartbeat).
+    pub_accept_errors,
     /// Heartbeats published.
     heartbeats,
     /// Query requests answered.

@@ -28,9 +28,13 @@ async fn good_sub(endpoint: &str) -> SubSocket {
 /// on the stalled peer would show up as a timeout here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_subscriber_does_not_block_others() {
-    let (publisher, endpoint) = Publisher::bind_with_capacity("tcp://127.0.0.1:0", 16)
-        .await
-        .expect("bind");
+    let (publisher, endpoint) = Publisher::bind_with(
+        "tcp://127.0.0.1:0",
+        16,
+        broker::fanout::DEFAULT_MAX_CONNECTIONS,
+    )
+    .await
+    .expect("bind");
     let mut stalled = raw_handshake(&endpoint, "SUB").await;
     stalled.write_all(&[0, 1, 1]).await.expect("subscribe all"); // 3.0 message form
     let mut good = good_sub(&endpoint).await;

@@ -135,26 +135,7 @@ fn a_huge_zmtp_frame_header_does_not_kill_the_broker() {
         (&broker.endpoints.publish, &b"SUB"[..]),
         (&broker.endpoints.query, &b"DEALER"[..]),
     ] {
-        let mut stream =
-            TcpStream::connect(endpoint.trim_start_matches("tcp://")).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        let mut greeting = vec![0xffu8];
-        greeting.extend([0; 8]);
-        greeting.push(0x7f);
-        greeting.extend([3, 0]);
-        greeting.extend(b"NULL");
-        greeting.extend([0; 16 + 1 + 31]);
-        stream.write_all(&greeting).expect("greeting");
-        let mut peer = [0u8; 64];
-        std::io::Read::read_exact(&mut stream, &mut peer).expect("peer greeting");
-        let mut ready = b"\x05READY\x0bSocket-Type".to_vec();
-        ready.extend((socket_type.len() as u32).to_be_bytes());
-        ready.extend(socket_type);
-        let mut command = vec![0x04, ready.len() as u8];
-        command.extend(ready);
-        stream.write_all(&command).expect("ready");
+        let mut stream = zmtp_peer(endpoint, socket_type);
         let mut frame = vec![0x02];
         frame.extend((1u64 << 50).to_be_bytes());
         frame.extend([b'x'; 16]);
@@ -166,4 +147,143 @@ fn a_huge_zmtp_frame_header_does_not_kill_the_broker() {
     let mut probe = Probe::start(&broker.endpoints, &["OS_CLOCK_SYNC"], &[]);
     probe.send("emit OS_CLOCK_SYNC FREERUN");
     probe.wait_for("event after the attack", |v| v["value"] == "FREERUN");
+}
+
+/// A raw ZMTP 3.0 peer of `socket_type` on `endpoint`, handshake done.
+fn zmtp_peer(endpoint: &str, socket_type: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(endpoint.trim_start_matches("tcp://")).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut greeting = vec![0xffu8];
+    greeting.extend([0; 8]);
+    greeting.push(0x7f);
+    greeting.extend([3, 0]);
+    greeting.extend(b"NULL");
+    greeting.extend([0; 16 + 1 + 31]);
+    stream.write_all(&greeting).expect("greeting");
+    let mut peer = [0u8; 64];
+    std::io::Read::read_exact(&mut stream, &mut peer).expect("peer greeting");
+    let mut ready = b"\x05READY\x0bSocket-Type".to_vec();
+    ready.extend((socket_type.len() as u32).to_be_bytes());
+    ready.extend(socket_type);
+    let mut command = vec![0x04, ready.len() as u8];
+    command.extend(ready);
+    stream.write_all(&command).expect("ready");
+    stream
+}
+
+/// Is `stream` closed by the broker: a read sees the end (after whatever
+/// the broker still sent) within the read timeout?
+fn closed_by_broker(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 4096];
+    loop {
+        match std::io::Read::read(stream, &mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) => {
+                return matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                );
+            }
+        }
+    }
+}
+
+/// Each frame under the limit, but flagged "more" forever: before the
+/// vendored codec bounded the whole message (PATCH.md, 3), every frame was
+/// buffered. Now the peer is dropped after about twice the frame limit.
+#[test]
+fn endless_more_frames_drop_the_peer() {
+    let broker = Broker::start(&[]);
+    for (endpoint, socket_type) in [
+        (&broker.endpoints.emit, &b"PUSH"[..]),
+        (&broker.endpoints.query, &b"DEALER"[..]),
+    ] {
+        let mut stream = zmtp_peer(endpoint, socket_type);
+        let mut frame = vec![0x03];
+        frame.extend(8000u64.to_be_bytes());
+        frame.extend([b'x'; 8000]);
+        let mut written = 0usize;
+        // 64 MB if nobody stops us: far past any bound.
+        while written < 64 << 20 {
+            if stream.write_all(&frame).is_err() {
+                break;
+            }
+            written += frame.len();
+        }
+        assert!(written < 16 << 20, "{socket_type:?}: wrote {written} bytes");
+        assert!(closed_by_broker(&mut stream), "{socket_type:?}");
+    }
+    let mut probe = Probe::start(&broker.endpoints, &["OS_CLOCK_SYNC"], &[]);
+    probe.send("emit OS_CLOCK_SYNC FREERUN");
+    probe.wait_for("event after the attack", |v| v["value"] == "FREERUN");
+}
+
+/// A PUB peer may subscribe to 64 KiB of prefixes in all; past that it is
+/// dropped. With `max_subscribers` open, a new connection is closed at once
+/// and counted; one that ends makes room again.
+#[test]
+fn the_pub_socket_bounds_subscriptions_and_connections() {
+    let dir = std::env::temp_dir().join(format!("ptp-broker-pubcap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("broker.toml");
+    std::fs::write(&file, "max_subscribers = 3\nheartbeat_ms = 50\n").expect("config");
+    let broker = Broker::start(&["--config", file.to_str().expect("path")]);
+    let publish = &broker.endpoints.publish;
+
+    let mut greedy = zmtp_peer(publish, b"SUB");
+    let mut subscribe = vec![0x02];
+    let topic = [b'a'; 4000];
+    subscribe.extend((topic.len() as u64 + 1).to_be_bytes());
+    subscribe.push(1);
+    subscribe.extend(topic);
+    for _ in 0..20 {
+        if greedy.write_all(&subscribe).is_err() {
+            break;
+        }
+    }
+    assert!(closed_by_broker(&mut greedy), "80 KB of subscriptions");
+    drop(greedy);
+
+    // Three connections fill the PUB (one is the probe's).
+    let mut probe = Probe::start(&broker.endpoints, &["OS_CLOCK_SYNC"], &[]);
+    let _a = zmtp_peer(publish, b"SUB");
+    let b = zmtp_peer(publish, b"SUB");
+    crate::util::wait_until("the cap to be reached", || {
+        let mut extra = TcpStream::connect(publish.trim_start_matches("tcp://")).expect("connect");
+        extra
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("timeout");
+        let mut buf = [0u8; 64];
+        // Refused: closed before the greeting. Admitted: the greeting.
+        matches!(std::io::Read::read(&mut extra, &mut buf), Ok(0) | Err(_))
+    });
+    crate::util::wait_until("the refusal to be counted", || {
+        broker
+            .stats()
+            .get("pub_connections_refused")
+            .copied()
+            .unwrap_or(0)
+            >= 1
+    });
+    // Events still reach the connected subscriber.
+    probe.send("emit OS_CLOCK_SYNC FREERUN");
+    probe.wait_for("event at the cap", |v| v["value"] == "FREERUN");
+    // One leaves: a new one gets in.
+    b.shutdown(std::net::Shutdown::Both).expect("shutdown");
+    drop(b);
+    crate::util::wait_until("room again", || {
+        let mut extra = TcpStream::connect(publish.trim_start_matches("tcp://")).expect("connect");
+        extra
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("timeout");
+        let mut buf = [0u8; 64];
+        matches!(std::io::Read::read(&mut extra, &mut buf), Ok(n) if n > 0)
+    });
+    std::fs::remove_dir_all(&dir).ok();
 }

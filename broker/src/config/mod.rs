@@ -50,6 +50,9 @@ pub struct Config {
     /// Messages each PUB subscriber may have queued before the broker drops
     /// (and counts) for that subscriber alone; it sees a seq gap and repairs.
     pub subscriber_queue: usize,
+    /// Most PUB connections served at once (subscribed or handshaking);
+    /// more are closed as soon as they are accepted, and counted.
+    pub max_subscribers: usize,
     /// The state table's bounds.
     pub state: StateConfig,
     /// The HTTP receiver for upstream pushes.
@@ -136,6 +139,7 @@ impl Default for Config {
             max_body: proto::frame::DEFAULT_MAX_BODY,
             publish_queue: 65_536,
             subscriber_queue: crate::fanout::DEFAULT_QUEUE_CAPACITY,
+            max_subscribers: crate::fanout::DEFAULT_MAX_CONNECTIONS,
             state: StateConfig::default(),
             http: HttpConfig::default(),
             upstream: UpstreamConfig::default(),

@@ -3,16 +3,18 @@
 
 use std::io::{self, IoSlice};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener, tcp, unix};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::registry::{Peer, Registry};
 use super::zmtp::{self, ReadError};
+use crate::stats::RejectLog;
 
 /// A peer that has not completed the handshake by then is dropped: it holds
 /// a task and a file descriptor, and a real SUB finishes in microseconds.
@@ -23,17 +25,24 @@ const MAX_FRAME: usize = 64 * 1024;
 /// Subscriptions one peer may hold; each costs memory and a prefix compare
 /// per published message.
 const MAX_SUBSCRIPTIONS: usize = 1024;
+/// Bytes all of one peer's subscriptions may take together. Topics are
+/// event types, a few dozen bytes each.
+const MAX_SUBSCRIPTION_BYTES: usize = 64 * 1024;
 /// Messages taken from the queue per vectored write (Linux IOV_MAX is 1024).
 const BATCH: usize = 128;
 
 pub async fn accept_tcp(listener: TcpListener, registry: Arc<Registry>, stop: CancellationToken) {
+    let mut gate = Gate::new(&registry);
     loop {
         let accepted = tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
         match accepted {
             Ok((stream, addr)) => {
+                let Some(permit) = gate.admit(&addr.to_string()) else {
+                    continue;
+                };
                 // Events are small and latency matters more than packet count.
                 let _ = stream.set_nodelay(true);
                 let (r, w) = stream.into_split();
@@ -43,11 +52,17 @@ pub async fn accept_tcp(listener: TcpListener, registry: Arc<Registry>, stop: Ca
                     addr.to_string(),
                     registry.clone(),
                     stop.clone(),
+                    permit,
                 ));
             }
-            Err(e) => accept_failed(e).await,
+            Err(e) => {
+                if gate.failed(e, &stop).await {
+                    break;
+                }
+            }
         }
     }
+    gate.log.flush();
 }
 
 pub async fn accept_unix(listener: UnixListener, registry: Arc<Registry>, stop: CancellationToken) {
@@ -56,13 +71,17 @@ pub async fn accept_unix(listener: UnixListener, registry: Arc<Registry>, stop: 
         .ok()
         .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
         .unwrap_or_else(|| "ipc".to_owned());
+    let mut gate = Gate::new(&registry);
     loop {
         let accepted = tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
         match accepted {
             Ok((stream, _)) => {
+                let Some(permit) = gate.admit(&name) else {
+                    continue;
+                };
                 let (r, w) = stream.into_split();
                 tokio::spawn(serve::<unix::OwnedReadHalf, unix::OwnedWriteHalf>(
                     r,
@@ -70,24 +89,82 @@ pub async fn accept_unix(listener: UnixListener, registry: Arc<Registry>, stop: 
                     name.clone(),
                     registry.clone(),
                     stop.clone(),
+                    permit,
                 ));
             }
-            Err(e) => accept_failed(e).await,
+            Err(e) => {
+                if gate.failed(e, &stop).await {
+                    break;
+                }
+            }
+        }
+    }
+    gate.log.flush();
+}
+
+/// What every accept loop does besides accepting: the connection cap, the
+/// backoff after a failed accept, and the rate-limited log of both.
+struct Gate {
+    registry: Arc<Registry>,
+    backoff: Duration,
+    log: RejectLog,
+}
+
+impl Gate {
+    fn new(registry: &Arc<Registry>) -> Gate {
+        Gate {
+            registry: Arc::clone(registry),
+            backoff: Duration::ZERO,
+            log: RejectLog::new("PUB connection"),
+        }
+    }
+
+    /// A permit for the connection just accepted from `peer`, or `None`
+    /// (counted and logged) if the most allowed are open: the caller
+    /// drops the stream, which closes it.
+    fn admit(&mut self, peer: &str) -> Option<OwnedSemaphorePermit> {
+        self.backoff = Duration::ZERO;
+        let permit = Arc::clone(&self.registry.permits).try_acquire_owned().ok();
+        if permit.is_none() {
+            self.registry.refused.fetch_add(1, Ordering::Relaxed);
+            self.log.reject(&format_args!(
+                "{peer}: {} connections open, closed at once",
+                self.registry.max_connections
+            ));
+        }
+        permit
+    }
+
+    /// Out of file descriptors and the like: the listener stays readable,
+    /// so retrying at once would spin. Wait 10 ms doubling to 1 s; connections
+    /// already open keep being served. True if stopped meanwhile.
+    async fn failed(&mut self, e: io::Error, stop: &CancellationToken) -> bool {
+        self.backoff = (self.backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        self.registry.accept_errors.fetch_add(1, Ordering::Relaxed);
+        self.log.reject(&format_args!(
+            "accept failed, retrying in {:?}: {e}",
+            self.backoff
+        ));
+        tokio::select! {
+            _ = stop.cancelled() => true,
+            _ = tokio::time::sleep(self.backoff) => false,
         }
     }
 }
 
-/// Out of file descriptors and the like: retrying at once would spin.
-async fn accept_failed(e: io::Error) {
-    tracing::warn!("PUB accept failed: {e}");
-    tokio::time::sleep(Duration::from_millis(100)).await;
-}
-
-async fn serve<R, W>(r: R, w: W, addr: String, registry: Arc<Registry>, stop: CancellationToken)
-where
+async fn serve<R, W>(
+    r: R,
+    w: W,
+    addr: String,
+    registry: Arc<Registry>,
+    stop: CancellationToken,
+    permit: OwnedSemaphorePermit,
+) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    // Held until the connection ends, on every path.
+    let _permit = permit;
     tokio::select! {
         _ = stop.cancelled() => {}
         () = connection(r, w, addr, &registry) => {}
@@ -164,6 +241,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
 ) -> Result<(), ReadError> {
     // A multiset, as in libzmq: subscribing twice needs two cancels.
     let mut subscriptions: Vec<Bytes> = Vec::new();
+    // Their bytes, bounded by MAX_SUBSCRIPTION_BYTES.
+    let mut held = 0;
     // Inside a multi-frame message: its frames are not subscriptions.
     let mut in_message = false;
     loop {
@@ -197,9 +276,13 @@ async fn read_loop<R: AsyncRead + Unpin>(
             if subscriptions.len() >= MAX_SUBSCRIPTIONS {
                 return Err(ReadError::Protocol("too many subscriptions"));
             }
+            held += topic.len();
+            if held > MAX_SUBSCRIPTION_BYTES {
+                return Err(ReadError::Protocol("subscriptions too long"));
+            }
             subscriptions.push(Bytes::copy_from_slice(topic));
         } else if let Some(i) = subscriptions.iter().position(|s| s[..] == *topic) {
-            subscriptions.remove(i);
+            held -= subscriptions.remove(i).len();
         } else {
             continue;
         }

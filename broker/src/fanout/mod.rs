@@ -12,7 +12,7 @@
 
 mod conn;
 mod registry;
-mod zmtp;
+pub mod zmtp;
 
 use std::io;
 use std::path::Path;
@@ -44,7 +44,14 @@ pub struct PublisherStats {
     pub published: u64,
     /// Messages dropped for a subscriber whose queue was full, over all subscribers.
     pub dropped: u64,
+    /// Connections closed at once because the most allowed were open.
+    pub refused: u64,
+    /// Failed accepts (out of file descriptors…), each followed by a backoff.
+    pub accept_errors: u64,
 }
+
+/// Default for the most connections a [`Publisher`] serves at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// One connected subscriber, as [`Publisher::subscribers`] reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,15 +77,18 @@ impl Publisher {
     /// `ipc://PATH`, with the default queue capacity. Returns the endpoint
     /// actually bound, e.g. `tcp://127.0.0.1:40123`.
     pub async fn bind(endpoint: &str) -> io::Result<(Publisher, String)> {
-        Publisher::bind_with_capacity(endpoint, DEFAULT_QUEUE_CAPACITY).await
+        Publisher::bind_with(endpoint, DEFAULT_QUEUE_CAPACITY, DEFAULT_MAX_CONNECTIONS).await
     }
 
-    /// [`bind`](Publisher::bind) with a per-subscriber queue of `capacity` messages.
-    pub async fn bind_with_capacity(
+    /// [`bind`](Publisher::bind) with a per-subscriber queue of `capacity`
+    /// messages and at most `max_connections` connections at once (more are
+    /// closed as soon as they are accepted, and counted).
+    pub async fn bind_with(
         endpoint: &str,
         capacity: usize,
+        max_connections: usize,
     ) -> io::Result<(Publisher, String)> {
-        let registry = Arc::new(Registry::new(capacity.max(1)));
+        let registry = Arc::new(Registry::new(capacity.max(1), max_connections.max(1)));
         let shutdown = CancellationToken::new();
         let resolved = if let Some(addr) = endpoint.strip_prefix("tcp://") {
             let addr = match addr.strip_prefix("*:") {

@@ -44,17 +44,29 @@ pub struct Registry {
     inner: Mutex<Inner>,
     /// Per-subscriber queue capacity.
     pub capacity: usize,
+    /// One permit per connection, handshaking or subscribed.
+    pub permits: Arc<tokio::sync::Semaphore>,
+    /// Most connections at once (the permits' number).
+    pub max_connections: usize,
     published: AtomicU64,
     dropped: AtomicU64,
+    /// Connections closed at once because `max_connections` were open.
+    pub refused: AtomicU64,
+    /// Failed accepts (out of file descriptors…).
+    pub accept_errors: AtomicU64,
 }
 
 impl Registry {
-    pub fn new(capacity: usize) -> Registry {
+    pub fn new(capacity: usize, max_connections: usize) -> Registry {
         Registry {
             inner: Mutex::default(),
             capacity,
+            permits: Arc::new(tokio::sync::Semaphore::new(max_connections)),
+            max_connections,
             published: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            accept_errors: AtomicU64::new(0),
         }
     }
 
@@ -128,6 +140,8 @@ impl Registry {
             subscribers: self.lock().entries.len(),
             published: self.published.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+            accept_errors: self.accept_errors.load(Ordering::Relaxed),
         }
     }
 

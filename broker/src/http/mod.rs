@@ -26,6 +26,7 @@
 mod allow;
 mod body;
 pub mod listener;
+mod stall;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -113,21 +114,63 @@ pub async fn run(
     listener::run(listener, broker, limits, serve, shutdown.clone()).await;
 }
 
+/// Serve one connection on any byte stream, as the listener does for each
+/// TCP connection (the fuzzer and tests feed it bytes from memory). Returns
+/// when the peer is done or the connection fails.
+pub async fn serve_stream<S>(broker: Broker, options: Options, stream: S, peer: SocketAddr)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let receiver = Arc::new(Receiver {
+        broker,
+        options,
+        log: Mutex::new(RejectLog::new("HTTP request")),
+    });
+    serve_one(receiver, stream, peer, CancellationToken::new()).await;
+}
+
 /// One connection: hyper's HTTP/1 server with the header timeout, our
 /// routes with the peer's address, a graceful end on shutdown.
-async fn serve_one(
+async fn serve_one<S>(
     receiver: Arc<Receiver>,
-    stream: tokio::net::TcpStream,
+    stream: S,
     peer: SocketAddr,
     shutdown: CancellationToken,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let limits = receiver.options.limits;
-    let service =
-        hyper_util::service::TowerToHyperService::new(warp::service(routes(receiver, peer)));
+    // An answer must make progress within the body timeout.
+    let receiver_write_limit = receiver.options.body_timeout;
+    let broker = receiver.broker.clone();
+    let warp = hyper_util::service::TowerToHyperService::new(warp::service(routes(receiver, peer)));
+    // A request target that is not a path ("POST .event", "CONNECT h:1")
+    // has no path-and-query, and warp's path filter panics on it (found by
+    // the `http` fuzz target): refuse it before warp sees it.
+    let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+        let path = request.uri().path_and_query().is_some();
+        let answer = path.then(|| hyper::service::Service::call(&warp, request));
+        let broker = broker.clone();
+        async move {
+            match answer {
+                Some(answer) => answer.await,
+                None => {
+                    stats::bump(&broker.stats().rejected_http);
+                    Ok(text(
+                        StatusCode::BAD_REQUEST,
+                        "the request target must be a path (origin form, /...)".to_owned(),
+                    ))
+                }
+            }
+        }
+    });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
-        .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        .serve_connection(
+            hyper_util::rt::TokioIo::new(stall::WriteDeadline::new(stream, receiver_write_limit)),
+            service,
+        );
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {

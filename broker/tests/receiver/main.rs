@@ -6,6 +6,7 @@
 //! state untouched; a good event after bad ones still gets through.
 
 mod auth;
+mod fuzz_finds;
 mod payloads;
 
 use std::time::Duration;

@@ -35,7 +35,15 @@ pub struct ZmqCodec {
     max_read_chunk_size: usize,
     /// ptp-broker patch: the socket's frame limit.
     max_frame_len: usize,
+    /// ptp-broker patch: what the multipart message being buffered costs
+    /// (its bytes plus [`FRAME_COST`] per frame), limited to twice the
+    /// frame limit so a peer cannot buffer endless frames flagged "more".
+    buffered_cost: usize,
 }
+
+/// ptp-broker patch: what a buffered frame costs besides its bytes (the
+/// `Bytes` handle and queue slot), so a flood of empty frames is bounded too.
+pub(crate) const FRAME_COST: usize = 64;
 
 impl ZmqCodec {
     pub fn new() -> Self {
@@ -49,6 +57,7 @@ impl ZmqCodec {
             buffered_message: None,
             max_read_chunk_size: options.read_buffer_max_size,
             max_frame_len: options.max_frame_len,
+            buffered_cost: 0,
         }
     }
 
@@ -147,6 +156,11 @@ impl Decoder for ZmqCodec {
                         return Ok(Some(Message::Command(ZmqCommand::try_from(data.freeze())?)));
                     }
 
+                    // ptp-broker patch: bound the whole message, not just each frame.
+                    self.buffered_cost = self.buffered_cost + data.len() + FRAME_COST;
+                    if self.buffered_cost > self.max_frame_len.saturating_mul(2) {
+                        return Err(CodecError::Decode("Message over the socket's limit"));
+                    }
                     // process incoming message frame
                     match &mut self.buffered_message {
                         Some(v) => v.push_back(data.freeze()),
@@ -154,6 +168,7 @@ impl Decoder for ZmqCodec {
                     }
 
                     if !frame.more {
+                        self.buffered_cost = 0;
                         // Quoth the Raven “Nevermore.”
                         return Ok(Some(Message::Message(
                             self.buffered_message

@@ -14,21 +14,30 @@
 //! is in effect; (2) the current state is queried, as of seq S; (3) live
 //! events that arrived meanwhile are buffered and those after S follow the
 //! initial state.
+//!
+//! This file holds the actor and the live stream; `session` the link to
+//! the broker (SUB socket, reader, sync marker, query tasks); `state` the
+//! state taken in (initial state, repairs, unknown, catching up).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use catalog::EventType;
-use proto::frame::{self, DecodeError, Message};
-use proto::query::{Reply, Request};
+use proto::frame::{DecodeError, Message};
+use proto::query::Reply;
 use proto::{Delivery, Event};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use zeromq::{Socket, SocketOptions, SocketRecv, SubSocket};
+use zeromq::SubSocket;
 
 use crate::registry::{Offer, Registration, RegistrationId};
-use crate::{ClientConfig, Error, Shared, Status, query};
+use crate::{ClientConfig, Error, Shared, Status};
+
+mod session;
+mod state;
+
+use session::{next_from_sub, read};
 
 /// How often the actor checks liveness, deadlines and lagging callbacks.
 const TICK: Duration = Duration::from_millis(100);
@@ -361,122 +370,6 @@ impl Io {
         }
     }
 
-    fn on_initial(&mut self, id: RegistrationId, result: Result<Reply, Error>) {
-        let Some(index) = self.pending.iter().position(|p| p.registration.id == id) else {
-            return;
-        };
-        let reply = match result {
-            Ok(reply) if Some(reply.epoch) == self.epoch => reply,
-            Ok(_) => {
-                // The broker restarted between the marker and the query: ask
-                // again once the stream shows the new run.
-                self.pending[index].requested = false;
-                return;
-            }
-            Err(e) => {
-                let p = self.pending.swap_remove(index);
-                let _ = p.reply.send(Err(e));
-                return;
-            }
-        };
-        let mut p = self.pending.swap_remove(index);
-        let event_type = p.registration.event_type.clone();
-        // The broker follows an upstream that has not reported this type:
-        // say so rather than say nothing (silence is not LOCKED).
-        let unknown = reply.events.iter().all(|e| e.event_type != event_type)
-            && reply.unknown.iter().any(|t| *t == event_type.as_str());
-        for event in reply.events {
-            if p.registration.offer(&event, Delivery::Initial) == Offer::Full {
-                p.registration.lagged = true;
-            }
-            self.remember(event);
-        }
-        if unknown {
-            let resource = event_type
-                .oran()
-                .map_or_else(|| format!("/{event_type}"), |o| o.resource().to_owned());
-            let event = Event::unknown(event_type, &resource, reply.epoch, reply.seq);
-            if p.registration.offer(&event, Delivery::Unknown) == Offer::Sent {
-                self.shared.count(|s| s.unknown += 1);
-            }
-        }
-        for event in p.buffer.drain(..).filter(|e| e.meta.seq > reply.seq) {
-            if !p.registration.lagged && p.registration.offer(&event, Delivery::Live) == Offer::Full
-            {
-                p.registration.lagged = true;
-            }
-        }
-        let id = p.registration.id;
-        // `register` returns once the callback has run for the initial state.
-        let reply = p.reply;
-        p.registration.after_queued(Box::new(move || {
-            let _ = reply.send(Ok(id));
-        }));
-        self.active
-            .entry(p.registration.event_type.clone())
-            .or_default()
-            .push(p.registration);
-    }
-
-    fn on_repaired(&mut self, result: Result<Reply, Error>) {
-        self.repair_in_flight = false;
-        let reply = match result {
-            Ok(reply) if Some(reply.epoch) == self.epoch => reply,
-            Ok(_) => {
-                self.repair_wanted = true;
-                return;
-            }
-            Err(e) => {
-                tracing::warn!("repair query failed, will retry: {e}");
-                self.repair_wanted = true;
-                return;
-            }
-        };
-        // What the broker holds now, by type and resource: whatever a
-        // registration had a state for and the broker no longer holds (a
-        // new run that has not heard of it yet) is unknown, and is said so.
-        let holds: std::collections::HashSet<(EventType, String)> = reply
-            .events
-            .iter()
-            .map(|e| (e.event_type.clone(), e.resource_address().to_owned()))
-            .collect();
-        for event in reply.events {
-            if let Some(list) = self.active.get_mut(&event.event_type) {
-                for r in list.iter_mut().filter(|r| !r.lagged) {
-                    match r.offer(&event, Delivery::Repaired) {
-                        Offer::Sent => self.shared.count(|s| s.repaired += 1),
-                        Offer::Full => r.lagged = true,
-                        Offer::Seen | Offer::Closed => {}
-                    }
-                }
-            }
-            self.remember(event);
-        }
-        let mut told = Vec::new();
-        for (event_type, list) in self.active.iter_mut() {
-            for r in list.iter_mut().filter(|r| !r.lagged) {
-                let gone = r
-                    .unknown_resources(|res| holds.contains(&(event_type.clone(), res.to_owned())));
-                for resource in gone {
-                    let event =
-                        Event::unknown(event_type.clone(), &resource, reply.epoch, reply.seq);
-                    match r.offer(&event, Delivery::Unknown) {
-                        Offer::Sent => told.push(event),
-                        Offer::Full => r.lagged = true,
-                        Offer::Seen | Offer::Closed => {}
-                    }
-                }
-            }
-        }
-        for event in told {
-            self.shared.count(|s| s.unknown += 1);
-            self.remember(event);
-        }
-        if self.repair_wanted {
-            self.request_repair();
-        }
-    }
-
     fn on_tick(&mut self) {
         let now = Instant::now();
         let wanted = !self.active.is_empty() || !self.pending.is_empty();
@@ -525,178 +418,6 @@ impl Io {
         }
         for list in self.active.values_mut() {
             list.retain(|r| !r.is_closed());
-        }
-    }
-
-    /// Give every lagging registration the cached state it has not seen.
-    fn catch_up_lagged(&mut self) {
-        let cache = &self.cache;
-        for (event_type, list) in self.active.iter_mut() {
-            for r in list.iter_mut().filter(|r| r.lagged) {
-                let mut missing: Vec<&Event> = cache
-                    .iter()
-                    .filter(|((t, _), e)| t == event_type && r.is_new(e))
-                    .map(|(_, e)| e)
-                    .collect();
-                missing.sort_by_key(|e| e.meta.seq);
-                r.lagged = false;
-                for e in missing {
-                    let delivery = match e.is_unknown() {
-                        true => Delivery::Unknown,
-                        false => Delivery::Repaired,
-                    };
-                    match r.offer(e, delivery) {
-                        Offer::Sent => self.shared.count(|s| s.repaired += 1),
-                        Offer::Full => {
-                            r.lagged = true;
-                            break;
-                        }
-                        Offer::Seen | Offer::Closed => {}
-                    }
-                }
-            }
-        }
-    }
-
-    fn ensure_session(&mut self) {
-        if self.reader.is_some() || self.connecting || Instant::now() < self.next_connect {
-            return;
-        }
-        self.connecting = true;
-        let endpoint = self.config.publish.clone();
-        let timeout = self.config.timeout;
-        let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
-            let _ = tx.send(Internal::Connected(connect_sub(&endpoint, timeout).await));
-        });
-    }
-
-    fn drop_session(&mut self) {
-        if let Some((handle, _)) = self.reader.take() {
-            handle.abort();
-        }
-        self.synced = false;
-        self.sync_token = None;
-        self.next_connect = Instant::now() + RECONNECT_PAUSE;
-    }
-
-    fn start_sync(&mut self) {
-        self.tokens += 1;
-        let token = format!(
-            "{}-{}-{}",
-            std::process::id(),
-            self.tokens,
-            self.shared.nonce
-        );
-        self.sync_token = Some((token.clone(), Instant::now()));
-        self.spawn_query(Request::Sync { token }, Internal::SyncAnswered);
-    }
-
-    fn request_initials(&mut self) {
-        if !self.synced {
-            return;
-        }
-        let mut requests = Vec::new();
-        for p in self.pending.iter_mut().filter(|p| !p.requested) {
-            p.requested = true;
-            requests.push((p.registration.id, p.registration.event_type.to_string()));
-        }
-        for (id, event_type) in requests {
-            self.spawn_state(vec![event_type], move |result| {
-                Internal::Initial(id, result)
-            });
-        }
-    }
-
-    fn request_repair(&mut self) {
-        if self.active.is_empty() {
-            return;
-        }
-        if self.repair_in_flight {
-            self.repair_wanted = true;
-            return;
-        }
-        self.repair_in_flight = true;
-        self.repair_wanted = false;
-        let types = self.active.keys().map(ToString::to_string).collect();
-        self.spawn_state(types, Internal::Repaired);
-    }
-
-    /// Read the whole state of `types`, page by page (`query::state`).
-    fn spawn_state(
-        &self,
-        types: Vec<String>,
-        wrap: impl FnOnce(Result<Reply, Error>) -> Internal + Send + 'static,
-    ) {
-        let endpoint = self.config.query.clone();
-        let timeout = self.config.timeout;
-        let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
-            let result = query::state(&endpoint, types, String::new(), timeout).await;
-            let _ = tx.send(wrap(result));
-        });
-    }
-
-    fn spawn_query(
-        &self,
-        request: Request,
-        wrap: impl FnOnce(Result<Reply, Error>) -> Internal + Send + 'static,
-    ) {
-        let endpoint = self.config.query.clone();
-        let timeout = self.config.timeout;
-        let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
-            let result = query::request(&endpoint, &request, timeout).await;
-            let _ = tx.send(wrap(result));
-        });
-    }
-}
-
-/// The next item from the reader, or never if there is no reader.
-async fn next_from_sub(
-    reader: &mut Option<(JoinHandle<()>, mpsc::Receiver<FromSub>)>,
-) -> Option<FromSub> {
-    match reader {
-        Some((_, rx)) => rx.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn connect_sub(endpoint: &str, timeout: Duration) -> Result<SubSocket, String> {
-    let mut options = SocketOptions::default();
-    options.connect_timeout(timeout);
-    let mut socket = SubSocket::with_options(options);
-    // Everything: a single contiguous sequence is what makes loss visible.
-    socket.subscribe("").await.map_err(|e| e.to_string())?;
-    match tokio::time::timeout(timeout, socket.connect(endpoint)).await {
-        Ok(Ok(())) => Ok(socket),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no connection within {timeout:?}")),
-    }
-}
-
-/// Decode everything the SUB socket receives, in order. A full channel makes
-/// this wait, so the backlog stays in the socket and the broker's queue for
-/// us, where overflow shows up as a gap rather than unbounded memory.
-async fn read(mut socket: SubSocket, tx: mpsc::Sender<FromSub>) {
-    loop {
-        match socket.recv().await {
-            Ok(message) => {
-                let item = match frame::decode_frames(&message.into_vec(), proto::query::MAX_REPLY)
-                {
-                    Ok(m) => FromSub::Message(m),
-                    Err(e) => FromSub::Bad(e),
-                };
-                if tx.send(item).await.is_err() {
-                    return;
-                }
-            }
-            // The socket reconnects on its own; the heartbeat watchdog
-            // decides when the broker is really gone.
-            Err(e) => {
-                tracing::debug!("SUB receive error: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
         }
     }
 }

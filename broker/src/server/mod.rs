@@ -1,14 +1,11 @@
 //! Start-up and lifecycle: bind every socket first (so a bad address fails
 //! the start with a clear error), then run every task until shutdown.
 
-use std::io;
-use std::path::Path;
-
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use zeromq::{PullSocket, RouterSocket, Socket, ZmqError};
+use zeromq::{PullSocket, RouterSocket, Socket};
 
 use crate::fanout::Publisher;
 
@@ -16,6 +13,10 @@ use crate::config::Config;
 use crate::shared::Broker;
 use crate::upstream::{Manager, resolve};
 use crate::{http, publish, pull, query};
+
+mod bind;
+pub(crate) use bind::remove_stale_ipc;
+use bind::{bind, bind_http, bind_pub, secure_ipc};
 
 /// Where the broker actually listens (ports resolved when 0 was asked for).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +96,12 @@ impl Server {
             max_bytes: config.state.max_bytes,
         };
         let broker = Broker::new(tx, config.effective_emit_policy(), limits);
-        let (publisher, publish) = bind_pub(&config.publish, config.subscriber_queue).await?;
+        let (publisher, publish) = bind_pub(
+            &config.publish,
+            config.subscriber_queue,
+            config.max_subscribers,
+        )
+        .await?;
         // The codec refuses a frame from its header, before buffering it:
         // nothing a peer sends here may be larger than a body or a request.
         let options = || {
@@ -251,38 +257,6 @@ impl Server {
     }
 }
 
-/// Give every ipc socket file `ipc_mode` and `ipc_group`, right after the
-/// bind: the umask must not decide who may emit on a shared host.
-fn secure_ipc(config: &Config) -> Result<(), StartError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = config
-        .ipc_mode()
-        .map_err(|e| StartError::Config(e.to_string()))?;
-    let gid = config
-        .ipc_gid()
-        .map_err(|e| StartError::Config(e.to_string()))?;
-    for (role, endpoint) in [
-        ("emit", &config.emit),
-        ("pub", &config.publish),
-        ("query", &config.query),
-    ] {
-        let Some(path) = endpoint.strip_prefix("ipc://") else {
-            continue;
-        };
-        let fail = |what: &str, e: io::Error| StartError::Bind {
-            role,
-            endpoint: endpoint.clone(),
-            reason: format!("cannot {what} the socket file: {e}"),
-        };
-        if let Some(gid) = gid {
-            std::os::unix::fs::chown(path, None, Some(gid)).map_err(|e| fail("chown", e))?;
-        }
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| fail("chmod", e))?;
-    }
-    Ok(())
-}
-
 /// 128 random bits as 32 hex digits: the last path segment of the callback.
 fn new_secret() -> String {
     let mut bytes = [0u8; 16];
@@ -292,78 +266,6 @@ fn new_secret() -> String {
         return uuid::Uuid::new_v4().simple().to_string();
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Bind with a message that says what to do about the usual failures.
-async fn bind<S: Socket>(
-    socket: &mut S,
-    role: &'static str,
-    endpoint: &str,
-) -> Result<String, StartError> {
-    let fail = |reason: String| StartError::Bind {
-        role,
-        endpoint: endpoint.to_owned(),
-        reason,
-    };
-    if let Some(path) = endpoint.strip_prefix("ipc://") {
-        remove_stale_ipc(Path::new(path)).map_err(|e| fail(e.to_string()))?;
-    }
-    match socket.bind(endpoint).await {
-        Ok(bound) => Ok(bound.to_string()),
-        Err(ZmqError::Network(e)) if e.kind() == io::ErrorKind::AddrInUse => Err(fail(
-            "address already in use (is another ptp-broker running?)".to_owned(),
-        )),
-        Err(e) => Err(fail(e.to_string())),
-    }
-}
-
-/// Bind the HTTP receiver, with the same kind of message as the sockets.
-async fn bind_http(listen: &str) -> Result<TcpListener, StartError> {
-    http::bind(listen).await.map_err(|e| StartError::Bind {
-        role: "http",
-        endpoint: listen.to_owned(),
-        reason: if e.kind() == io::ErrorKind::AddrInUse {
-            "address already in use (is another ptp-broker or the upstream's consumer on it?)"
-                .to_owned()
-        } else {
-            e.to_string()
-        },
-    })
-}
-
-/// Bind the PUB endpoint, with the same messages as [`bind`].
-async fn bind_pub(endpoint: &str, queue: usize) -> Result<(Publisher, String), StartError> {
-    let fail = |reason: String| StartError::Bind {
-        role: "pub",
-        endpoint: endpoint.to_owned(),
-        reason,
-    };
-    if let Some(path) = endpoint.strip_prefix("ipc://") {
-        remove_stale_ipc(Path::new(path)).map_err(|e| fail(e.to_string()))?;
-    }
-    match Publisher::bind_with_capacity(endpoint, queue).await {
-        Ok(bound) => Ok(bound),
-        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(fail(
-            "address already in use (is another ptp-broker running?)".to_owned(),
-        )),
-        Err(e) => Err(fail(e.to_string())),
-    }
-}
-
-/// An ipc socket file left by a broker that was killed refuses the bind.
-/// Remove it, but only if nobody answers on it: a live broker keeps its file.
-pub(crate) fn remove_stale_ipc(path: &Path) -> io::Result<()> {
-    if !path.exists() {
-        return Ok(());
-    }
-    match std::os::unix::net::UnixStream::connect(path) {
-        Ok(_) => Err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            "address already in use (another ptp-broker answers on it)",
-        )),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => std::fs::remove_file(path),
-        Err(_) => Ok(()),
-    }
 }
 
 /// Bind `config` and serve until `shutdown`: what the `ptp-broker` binary and

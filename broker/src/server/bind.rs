@@ -1,0 +1,121 @@
+//! Binding every endpoint with an error that says what to do, stale ipc
+//! files, and the ipc files' mode and group.
+
+use std::io;
+use std::path::Path;
+
+use tokio::net::TcpListener;
+use zeromq::{Socket, ZmqError};
+
+use super::StartError;
+use crate::config::Config;
+use crate::fanout::Publisher;
+use crate::http;
+
+/// Give every ipc socket file `ipc_mode` and `ipc_group`, right after the
+/// bind: the umask must not decide who may emit on a shared host.
+pub(super) fn secure_ipc(config: &Config) -> Result<(), StartError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = config
+        .ipc_mode()
+        .map_err(|e| StartError::Config(e.to_string()))?;
+    let gid = config
+        .ipc_gid()
+        .map_err(|e| StartError::Config(e.to_string()))?;
+    for (role, endpoint) in [
+        ("emit", &config.emit),
+        ("pub", &config.publish),
+        ("query", &config.query),
+    ] {
+        let Some(path) = endpoint.strip_prefix("ipc://") else {
+            continue;
+        };
+        let fail = |what: &str, e: io::Error| StartError::Bind {
+            role,
+            endpoint: endpoint.clone(),
+            reason: format!("cannot {what} the socket file: {e}"),
+        };
+        if let Some(gid) = gid {
+            std::os::unix::fs::chown(path, None, Some(gid)).map_err(|e| fail("chown", e))?;
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| fail("chmod", e))?;
+    }
+    Ok(())
+}
+
+/// Bind with a message that says what to do about the usual failures.
+pub(super) async fn bind<S: Socket>(
+    socket: &mut S,
+    role: &'static str,
+    endpoint: &str,
+) -> Result<String, StartError> {
+    let fail = |reason: String| StartError::Bind {
+        role,
+        endpoint: endpoint.to_owned(),
+        reason,
+    };
+    if let Some(path) = endpoint.strip_prefix("ipc://") {
+        remove_stale_ipc(Path::new(path)).map_err(|e| fail(e.to_string()))?;
+    }
+    match socket.bind(endpoint).await {
+        Ok(bound) => Ok(bound.to_string()),
+        Err(ZmqError::Network(e)) if e.kind() == io::ErrorKind::AddrInUse => Err(fail(
+            "address already in use (is another ptp-broker running?)".to_owned(),
+        )),
+        Err(e) => Err(fail(e.to_string())),
+    }
+}
+
+/// Bind the HTTP receiver, with the same kind of message as the sockets.
+pub(super) async fn bind_http(listen: &str) -> Result<TcpListener, StartError> {
+    http::bind(listen).await.map_err(|e| StartError::Bind {
+        role: "http",
+        endpoint: listen.to_owned(),
+        reason: if e.kind() == io::ErrorKind::AddrInUse {
+            "address already in use (is another ptp-broker or the upstream's consumer on it?)"
+                .to_owned()
+        } else {
+            e.to_string()
+        },
+    })
+}
+
+/// Bind the PUB endpoint, with the same messages as [`bind`].
+pub(super) async fn bind_pub(
+    endpoint: &str,
+    queue: usize,
+    max_connections: usize,
+) -> Result<(Publisher, String), StartError> {
+    let fail = |reason: String| StartError::Bind {
+        role: "pub",
+        endpoint: endpoint.to_owned(),
+        reason,
+    };
+    if let Some(path) = endpoint.strip_prefix("ipc://") {
+        remove_stale_ipc(Path::new(path)).map_err(|e| fail(e.to_string()))?;
+    }
+    match Publisher::bind_with(endpoint, queue, max_connections).await {
+        Ok(bound) => Ok(bound),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(fail(
+            "address already in use (is another ptp-broker running?)".to_owned(),
+        )),
+        Err(e) => Err(fail(e.to_string())),
+    }
+}
+
+/// An ipc socket file left by a broker that was killed refuses the bind.
+/// Remove it, but only if nobody answers on it: a live broker keeps its file.
+pub(crate) fn remove_stale_ipc(path: &Path) -> io::Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "address already in use (another ptp-broker answers on it)",
+        )),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => std::fs::remove_file(path),
+        Err(_) => Ok(()),
+    }
+}
