@@ -7,9 +7,11 @@
 //!
 //! Layout: [`watch`] is the good stream and the measurements around an
 //! attack (a real client process's view: confirmed emits, a registered
-//! callback, stats queries, /proc samples); [`attacks`] are the attacks.
+//! callback, stats queries, /proc samples); [`attacks`] are the attacks of
+//! the table, [`sockets`] those on the limits added since.
 
 mod attacks;
+mod sockets;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +29,7 @@ struct Args {
     /// `<!-- abuse:begin -->` and `<!-- abuse:end -->` markers).
     #[arg(long)]
     write: bool,
-    /// Rows to run (1–6) [default: all].
+    /// Rows to run (1–8) [default: all].
     #[arg(long, value_delimiter = ',')]
     rows: Vec<u8>,
 }
@@ -132,7 +134,10 @@ fn report(rows: &[Row], sizes: &attacks::Sizes) -> String {
             m.accepted,
             m.lost,
             m.longest_silence_ms,
-            m.recovery_ms,
+            match m.recovery_ms {
+                u64::MAX => "— (stopped)".to_owned(),
+                ms => ms.to_string(),
+            },
             m.peak_rss_kb as f64 / 1024.0,
             m.cpu_percent,
             r.notes,

@@ -164,6 +164,8 @@ struct Shared {
     accepted: Mutex<HashSet<String>>,
     received: Mutex<HashSet<String>>,
     last_answer: Mutex<Instant>,
+    /// When the attack ended, and the first answer after it.
+    after_attack: Mutex<(Option<Instant>, Option<Instant>)>,
     longest_silence: Mutex<Duration>,
     peak_rss_kb: AtomicU64,
 }
@@ -187,6 +189,7 @@ impl Watch {
             accepted: Mutex::new(HashSet::new()),
             received: Mutex::new(HashSet::new()),
             last_answer: Mutex::new(Instant::now()),
+            after_attack: Mutex::new((None, None)),
             longest_silence: Mutex::new(Duration::ZERO),
             peak_rss_kb: AtomicU64::new(0),
         });
@@ -232,6 +235,12 @@ impl Watch {
                         *longest = (*longest).max(now.duration_since(*last));
                         *last = now;
                     }
+                    if let Ok(mut after) = s.after_attack.lock()
+                        && after.0.is_some()
+                        && after.1.is_none()
+                    {
+                        after.1 = Some(now);
+                    }
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -268,6 +277,9 @@ impl Watch {
     /// its start: a shorter window is below the clock tick's resolution.
     pub fn attack_ends(&mut self) {
         let end = Instant::now();
+        if let Ok(mut after) = self.shared.after_attack.lock() {
+            *after = (Some(end), None);
+        }
         if let Some((begun, _)) = self.begun {
             let window = begun + Duration::from_secs(1);
             if end < window {
@@ -284,10 +296,12 @@ impl Watch {
         let start = Instant::now();
         let mut recovery = None;
         while start.elapsed() < Duration::from_secs(10) {
-            if let Ok(last) = self.shared.last_answer.lock()
-                && *last > ended
+            // The first answer after the attack, not the latest: checks
+            // an attack makes after its end must not count as silence.
+            if let Ok(after) = self.shared.after_attack.lock()
+                && let Some(first) = after.1
             {
-                recovery = Some(last.duration_since(ended));
+                recovery = Some(first.saturating_duration_since(ended));
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
