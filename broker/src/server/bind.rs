@@ -119,3 +119,68 @@ pub(crate) fn remove_stale_ipc(path: &Path) -> io::Result<()> {
         Err(_) => Ok(()),
     }
 }
+
+/// While it lives, the process umask is the complement of `ipc_mode`, so
+/// an ipc socket file is created with that mode (or stricter), never
+/// briefly open to everyone; the old umask comes back on drop. Only set
+/// when an endpoint is ipc.
+pub(super) struct IpcUmask(Option<libc::mode_t>);
+
+impl IpcUmask {
+    pub(super) fn set(config: &Config) -> Result<IpcUmask, StartError> {
+        let any_ipc = [&config.emit, &config.publish, &config.query]
+            .iter()
+            .any(|e| e.starts_with("ipc://"));
+        if !any_ipc {
+            return Ok(IpcUmask(None));
+        }
+        let mode = config
+            .ipc_mode()
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let mask = (!mode & 0o777) as libc::mode_t;
+        // SAFETY: umask(2) cannot fail and touches no memory; it only sets
+        // the process's file-creation mask.
+        let old = unsafe { libc::umask(mask) };
+        Ok(IpcUmask(Some(old)))
+    }
+}
+
+impl Drop for IpcUmask {
+    fn drop(&mut self) {
+        if let Some(old) = self.0 {
+            // SAFETY: as above.
+            unsafe { libc::umask(old) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn current_umask() -> libc::mode_t {
+        // SAFETY: as above; set and put back at once.
+        unsafe {
+            let m = libc::umask(0o022);
+            libc::umask(m);
+            m
+        }
+    }
+
+    #[test]
+    fn the_umask_is_the_ipc_modes_complement_only_while_binding() {
+        let before = current_umask();
+        let config = Config {
+            emit: "ipc:///tmp/x".into(),
+            ipc_mode: "0640".into(),
+            ..Config::default()
+        };
+        let guard = IpcUmask::set(&config).unwrap();
+        assert_eq!(current_umask(), 0o137);
+        drop(guard);
+        assert_eq!(current_umask(), before);
+        // No ipc endpoint: untouched.
+        let _none = IpcUmask::set(&Config::default()).unwrap();
+        assert_eq!(current_umask(), before);
+    }
+}

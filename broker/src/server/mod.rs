@@ -16,7 +16,7 @@ use crate::{http, publish, pull, query};
 
 mod bind;
 pub(crate) use bind::remove_stale_ipc;
-use bind::{bind, bind_http, bind_pub, secure_ipc};
+use bind::{IpcUmask, bind, bind_http, bind_pub, secure_ipc};
 
 /// Where the broker actually listens (ports resolved when 0 was asked for).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +96,9 @@ impl Server {
             max_bytes: config.state.max_bytes,
         };
         let broker = Broker::new(tx, config.effective_emit_policy(), limits);
+        // ipc socket files are created with `ipc_mode` already, not the
+        // umask's mode until the chmod below.
+        let umask = IpcUmask::set(&config)?;
         let (publisher, publish) = bind_pub(
             &config.publish,
             config.subscriber_queue,
@@ -113,6 +116,7 @@ impl Server {
         let emit = bind(&mut pull_socket, "emit", &config.emit).await?;
         let mut query_socket = RouterSocket::with_options(options());
         let query = bind(&mut query_socket, "query", &config.query).await?;
+        drop(umask);
         secure_ipc(&config)?;
         let http_listener = if config.serves_http() {
             Some(bind_http(&config.http.listen).await?)
