@@ -18,8 +18,12 @@ use crate::stats::{self, RejectLog};
 /// Longest sync token accepted.
 const MAX_TOKEN: usize = 256;
 
-/// How long a reply may wait for a slow client.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a reply may wait for a slow client. Short: replies are
+/// written one after another, and a client that gave up (its request timed
+/// out, its socket is gone) must not hold up the next ones — after a
+/// broker restart fifty clients asking at once was enough for a 1 s wait
+/// per dead peer to starve the live ones into timeouts of their own.
+const REPLY_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Answer until `shutdown`.
 pub async fn run(mut socket: RouterSocket, broker: Broker, shutdown: CancellationToken) {

@@ -2,14 +2,14 @@
 //! (`client::register`, `client::emit`) and configured like an application:
 //! by `PTP_BROKER_EMIT`, `PTP_BROKER_PUB`, `PTP_BROKER_QUERY`.
 //!
-//! `probe-client [--register TYPE]... [--stall-ms N]`
+//! `probe-client [--register TYPE]... [--stall-ms N | --stall-until-release]`
 //!
 //! Prints one JSON object per line on stdout: `{"kind":"ready"}` once every
 //! registration returned, one `{"kind":"event",…}` per callback call, one
 //! `{"kind":"status",…}` per status change. Reads commands on stdin:
 //! `emit TYPE VALUE [RESOURCE]`, `emit-value TYPE VALUE_TYPE VALUE` (one
 //! value exactly as given, to try values the broker must refuse), `stats`,
-//! `quit`.
+//! `release` (ends a `--stall-until-release` stall), `quit`. Logs the client library's warnings on stderr (`RUST_LOG`).
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,10 +21,23 @@ use proto::{Content, Delivery, Event};
 use serde_json::json;
 
 fn main() {
+    // The client library's warnings (repairs that fail, gaps) on stderr, as
+    // an application would log them: a failing test then says why.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let mut registrations = Vec::new();
     let mut stall_ms = 0u64;
+    // The first live event's callback waits for `release` on stdin: a stall
+    // as long as the test needs, whatever the machine's speed.
+    let release = Arc::new((Mutex::new(true), std::sync::Condvar::new()));
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--stall-until-release" {
+            *release.0.lock().unwrap_or_else(|p| p.into_inner()) = false;
+            continue;
+        }
         match (arg.as_str(), args.next()) {
             ("--register", Some(t)) => registrations.push(t),
             ("--stall-ms", Some(n)) => stall_ms = n.parse().unwrap_or(0),
@@ -59,12 +72,17 @@ fn main() {
         let event_type = catalog::EventType::new(name).unwrap_or_else(|e| fail(&e.to_string()));
         let print = print.clone();
         let stalled = AtomicBool::new(false);
+        let release = release.clone();
         let result = client::register(event_type, move |e: &Event| {
-            if stall_ms > 0
-                && e.delivery == Delivery::Live
-                && !stalled.swap(true, Ordering::Relaxed)
-            {
-                std::thread::sleep(Duration::from_millis(stall_ms));
+            if e.delivery == Delivery::Live && !stalled.swap(true, Ordering::Relaxed) {
+                if stall_ms > 0 {
+                    std::thread::sleep(Duration::from_millis(stall_ms));
+                }
+                let (released, wake) = &*release;
+                let mut released = released.lock().unwrap_or_else(|p| p.into_inner());
+                while !*released {
+                    released = wake.wait(released).unwrap_or_else(|p| p.into_inner());
+                }
             }
             print(json!({
                 "kind": "event", "reg": index, "type": e.event_type.as_str(), "seq": e.meta.seq,
@@ -122,6 +140,11 @@ fn main() {
                         client::emit(t, content).map_err(|e| e.to_string())
                     });
                 print(json!({"kind": "emitted", "ok": result.is_ok(), "error": result.err()}));
+            }
+            ["release"] => {
+                let (released, wake) = &*release;
+                *released.lock().unwrap_or_else(|p| p.into_inner()) = true;
+                wake.notify_all();
             }
             ["stats"] => {
                 let s = client::default_client()

@@ -33,6 +33,7 @@ fn fill(client: &Client, from: usize, n: usize) -> usize {
 
 #[test]
 fn a_table_of_several_pages_is_read_whole() {
+    let _heavy = crate::util::heavy();
     let broker = Broker::start(&[]);
     let client = client_for(&broker);
     // About 4 MB of events: at least four 1 MiB pages.

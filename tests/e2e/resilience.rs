@@ -140,13 +140,15 @@ fn a_killed_broker_is_reported_lost_then_regained_without_duplicates() {
 
 #[test]
 fn a_stalled_callback_overflows_then_ends_on_the_current_state() {
+    let _heavy = crate::util::heavy();
     let broker = Broker::start(&[]);
-    // The callback sleeps 2 s on its first live event; the client's queue
-    // (1024) overflows while 3000 events arrive.
+    // The callback blocks on its first live event until released, which
+    // happens only after all 3000 events were emitted: the client's queue
+    // (1024) overflows however fast or slow the machine is.
     let mut stalled = Probe::start(
         &broker.endpoints,
         &["OS_CLOCK_SYNC"],
-        &["--stall-ms", "2000"],
+        &["--stall-until-release"],
     );
     let mut emitter = Probe::start(&broker.endpoints, &[], &[]);
     let total = 3000;
@@ -175,6 +177,7 @@ fn a_stalled_callback_overflows_then_ends_on_the_current_state() {
             .iter()
             .all(|v| v["kind"] != "emitted" || v["ok"] == true)
     );
+    stalled.send("release");
     let last_seq = total as u64;
     let last = stalled.wait_for("the final state", |v| v["seq"] == last_seq);
     assert_eq!(last["value"], "FREERUN");
@@ -231,6 +234,7 @@ fn events_dropped_by_the_broker_are_seen_as_a_gap_and_repaired() {
 
 #[test]
 fn fifty_client_processes_through_a_restart() {
+    let _heavy = crate::util::heavy();
     let args = fixed_ports();
     let mut broker = Broker::start_exact(&as_strs(&args));
     let n = 50;

@@ -19,6 +19,14 @@ use serde_json::Value;
 /// How long any single wait may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
+/// Held by the tests that load both cores for seconds (thousands of emits,
+/// fifty client processes), so that they do not run at the same time: each
+/// is a test of behaviour under its own load, not of the scheduler.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HEAVY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Path of a binary of this workspace, built by `cargo test --workspace`
 /// (`target/<profile>/NAME`; examples under `examples/`). Builds it if missing,
 /// so `cargo test -p ptp-broker-tests` alone works too.

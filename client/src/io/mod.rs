@@ -400,7 +400,9 @@ impl Io {
         }
         self.request_initials();
         for p in std::mem::take(&mut self.pending) {
-            if now >= p.deadline {
+            // Once the state query is out it has its own deadline, per page:
+            // a large table read page by page is progress, not silence.
+            if now >= p.deadline && !p.requested {
                 let _ = p.reply.send(Err(Error::Unavailable {
                     endpoint: self.config.publish.clone(),
                     reason: format!(
