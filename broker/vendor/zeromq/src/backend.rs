@@ -132,10 +132,18 @@ impl GenericSocketBackend {
                     }
                 },
             };
-            let send_result = match self.peers.get_async(&next_peer_id).await {
-                Some(mut peer) => send_to_peer_queue(&mut peer.send_queue, message).await,
+            // ptp-broker patch: take the sender out and let go of the map
+            // entry before waiting on a full queue. Holding it across the
+            // await blocked every synchronous map operation on that bucket
+            // (peer connects and disconnects, the single-peer cache) on a
+            // runtime thread; with both worker threads blocked so, the
+            // socket — and the broker with it — hung for good.
+            let send_queue = match self.peers.get_async(&next_peer_id).await {
+                Some(peer) => peer.send_queue.clone(),
                 None => continue,
             };
+            let mut send_queue = send_queue;
+            let send_result = send_to_peer_queue(&mut send_queue, message).await;
             return match send_result {
                 Ok(()) => {
                     self.round_robin.push(next_peer_id);
@@ -162,10 +170,14 @@ impl GenericSocketBackend {
             SendResolution::Miss(message) => message,
         };
 
-        let send_result = match self.peers.get_async(peer_id).await {
-            Some(mut peer) => send_to_peer_queue(&mut peer.send_queue, message).await,
+        // ptp-broker patch: as in send_round_robin, no map entry is held
+        // across the await.
+        let send_queue = match self.peers.get_async(peer_id).await {
+            Some(peer) => peer.send_queue.clone(),
             None => return Err(ZmqError::Other("Destination client not found by identity")),
         };
+        let mut send_queue = send_queue;
+        let send_result = send_to_peer_queue(&mut send_queue, message).await;
         match send_result {
             Ok(()) => Ok(()),
             Err(e) => {
