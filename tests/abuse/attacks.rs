@@ -301,18 +301,7 @@ fn big_frames(binary: &Path, sizes: &Sizes) -> anyhow::Result<Row> {
 fn announce_big_frame(addr: &str, len: u64) -> std::io::Result<TcpStream> {
     let mut s = TcpStream::connect(addr)?;
     s.set_write_timeout(Some(Duration::from_secs(2)))?;
-    let mut greeting = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 0];
-    greeting.extend_from_slice(b"NULL");
-    greeting.resize(64, 0);
-    s.write_all(&greeting)?;
-    let mut body = vec![5];
-    body.extend_from_slice(b"READY");
-    body.push(11);
-    body.extend_from_slice(b"Socket-Type");
-    body.extend_from_slice(&4u32.to_be_bytes());
-    body.extend_from_slice(b"PUSH");
-    s.write_all(&[0x04, body.len() as u8])?;
-    s.write_all(&body)?;
+    s.write_all(&crate::sockets::zmtp_hello(b"PUSH"))?;
     let mut header = vec![0x02];
     header.extend_from_slice(&len.to_be_bytes());
     s.write_all(&header)?;

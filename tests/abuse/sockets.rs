@@ -82,8 +82,9 @@ fn deaf_subscriber(addr: &str) -> std::io::Result<TcpStream> {
     Ok(s)
 }
 
-/// Greeting (NULL) and READY as `kind`.
-fn zmtp_hello(kind: &[u8]) -> Vec<u8> {
+/// Greeting (NULL) and READY as `kind`: what every raw ZMTP peer of the
+/// attacks sends first.
+pub fn zmtp_hello(kind: &[u8]) -> Vec<u8> {
     let mut out = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 0];
     out.extend_from_slice(b"NULL");
     out.resize(64, 0);
