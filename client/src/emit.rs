@@ -15,9 +15,10 @@ use std::time::Duration;
 use proto::frame::WireEvent;
 use proto::query::{self, Request};
 use tokio::sync::{mpsc, oneshot};
-use zeromq::{ReqSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
+use zeromq::{ReqSocket, SocketRecv, SocketSend, ZmqMessage};
 
 use crate::Error;
+use crate::query::connect_req as connect;
 
 /// One event to send, and where to say how it went.
 pub(crate) struct EmitJob {
@@ -91,15 +92,4 @@ async fn send(
         };
     }
     Err(unavailable(last))
-}
-
-async fn connect(endpoint: &str, timeout: Duration) -> Result<ReqSocket, String> {
-    let mut options = SocketOptions::default();
-    options.connect_timeout(timeout);
-    let mut socket = ReqSocket::with_options(options);
-    match tokio::time::timeout(timeout, socket.connect(endpoint)).await {
-        Ok(Ok(())) => Ok(socket),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no connection within {timeout:?}")),
-    }
 }

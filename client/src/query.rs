@@ -95,16 +95,21 @@ pub async fn state(
 }
 
 async fn connect(endpoint: &str, timeout: Duration) -> Result<ReqSocket, Error> {
+    connect_req(endpoint, timeout)
+        .await
+        .map_err(|reason| unavailable(endpoint, reason))
+}
+
+/// A REQ socket connected to `endpoint` within `timeout` (also the emit
+/// path's), or why not.
+pub(crate) async fn connect_req(endpoint: &str, timeout: Duration) -> Result<ReqSocket, String> {
     let mut options = SocketOptions::default();
     options.connect_timeout(timeout);
     let mut socket = ReqSocket::with_options(options);
     match tokio::time::timeout(timeout, socket.connect(endpoint)).await {
         Ok(Ok(())) => Ok(socket),
-        Ok(Err(e)) => Err(unavailable(endpoint, e.to_string())),
-        Err(_) => Err(unavailable(
-            endpoint,
-            format!("no connection within {timeout:?}"),
-        )),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no connection within {timeout:?}")),
     }
 }
 
