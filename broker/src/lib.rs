@@ -1,35 +1,30 @@
 //! The ptp-broker daemon as a library: the `ptp-broker` binary and the tests
 //! both call [`Server::bind`] then [`Server::run`] (or [`run`]).
 //!
-//! Layout: [`config`] reads and validates the configuration; [`shared`]
-//! holds the state every source writes to (validation, stamping, latest
-//! state, the PUB queue); [`table`] is the state table (bounded in entries
-//! and bytes, paged by sequence number); [`policy`] decides what synthetic emits may do;
-//! [`fanout`] is our ZMTP PUB socket; [`pull`] is the ZeroMQ PULL source;
-//! [`publish`] the PUB sink with heartbeats; [`query`] the current-state
-//! endpoint; [`stats`] the counters; [`http`] is the HTTP source the
-//! upstream POSTs events to (secret callback, allow-list, its own accept
-//! loop with timeouts and a connection cap); [`server`] binds everything
-//! and runs it until shutdown; [`upstream`] follows a real PTP source
-//! (subscription manager, REST calls, Kubernetes discovery and port-forward).
+//! Layout: the data flows sources → core → sinks, one folder each.
+//! [`config`] reads and validates the configuration. [`source`]: the ZeroMQ
+//! PULL socket (`pull`), the HTTP receiver the upstream POSTs events to
+//! (`http`: secret callback, allow-list, its own accept loop with timeouts
+//! and a connection cap), the query socket (`query`: confirmed emits, and
+//! state, stats and subscription requests) and the upstream follower
+//! (`upstream`: subscription manager, REST calls, Kubernetes discovery and
+//! port-forward). [`core`]: validation and stamping (`shared`), the state
+//! table (`table`, bounded in entries and bytes, paged by sequence number),
+//! the counters (`stats`) and what synthetic emits may do (`policy`).
+//! [`sink`]: the PUB socket (`publish` over our ZMTP fan-out `fanout`).
+//! [`server`] binds everything and runs it until shutdown. A sink never
+//! calls into a source; sources and sinks meet only in the core.
 #![deny(missing_docs)]
 
 pub mod config;
-pub mod fanout;
-pub mod http;
-pub mod policy;
-pub mod publish;
-pub mod pull;
-pub mod query;
+pub mod core;
 pub mod server;
-pub mod shared;
-pub mod stats;
-pub mod table;
-pub mod upstream;
+pub mod sink;
+pub mod source;
 
+pub use crate::core::shared::Broker;
 pub use config::Config;
 pub use server::{Ready, Server, StartError, run};
-pub use shared::Broker;
 
 /// An error and its causes on one line: top-level messages such as
 /// reqwest's "error sending request" or an io error hide the reason.

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use broker::fanout::Publisher;
+use broker::sink::fanout::Publisher;
 use common::{closed_by_server, publish, raw_handshake, recv, until, until_subscribed, within};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -31,7 +31,7 @@ async fn stalled_subscriber_does_not_block_others() {
     let (publisher, endpoint) = Publisher::bind_with(
         "tcp://127.0.0.1:0",
         16,
-        broker::fanout::DEFAULT_MAX_CONNECTIONS,
+        broker::sink::fanout::DEFAULT_MAX_CONNECTIONS,
     )
     .await
     .expect("bind");

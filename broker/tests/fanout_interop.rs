@@ -4,7 +4,7 @@
 
 mod common;
 
-use broker::fanout::Publisher;
+use broker::sink::fanout::Publisher;
 use common::{publish, recv, until, until_subscribed, within};
 use tokio::io::AsyncWriteExt;
 use zeromq::{Socket, SubSocket};

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::http::Cidr;
-use crate::policy::EmitPolicy;
-use crate::upstream::{KubeConfig, UpstreamConfig};
+use crate::core::policy::EmitPolicy;
+use crate::source::http::Cidr;
+use crate::source::upstream::{KubeConfig, UpstreamConfig};
 
 mod check;
 pub use check::check_endpoint;
@@ -92,8 +92,8 @@ pub struct StateConfig {
 impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
-            max_entries: crate::table::DEFAULT_MAX_ENTRIES,
-            max_bytes: crate::table::DEFAULT_MAX_BYTES,
+            max_entries: crate::core::table::DEFAULT_MAX_ENTRIES,
+            max_bytes: crate::core::table::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -138,8 +138,8 @@ impl Default for Config {
             heartbeat_ms: 1000,
             max_body: proto::frame::DEFAULT_MAX_BODY,
             publish_queue: 65_536,
-            subscriber_queue: crate::fanout::DEFAULT_QUEUE_CAPACITY,
-            max_subscribers: crate::fanout::DEFAULT_MAX_CONNECTIONS,
+            subscriber_queue: crate::sink::fanout::DEFAULT_QUEUE_CAPACITY,
+            max_subscribers: crate::sink::fanout::DEFAULT_MAX_CONNECTIONS,
             state: StateConfig::default(),
             http: HttpConfig::default(),
             upstream: UpstreamConfig::default(),

@@ -180,7 +180,7 @@ fn the_state_bounds_come_from_the_environment_too() {
 
 #[test]
 fn upstream_and_kube_keys_layer_like_the_others() {
-    use crate::upstream::{ApiVersion, Flavor, KubeMode};
+    use crate::source::upstream::{ApiVersion, Flavor, KubeMode};
     let c = Config::load(None, env(&[]), &[]).unwrap();
     assert_eq!(c.upstream.url, None);
     assert_eq!(c.upstream.api, ApiVersion::Auto);

@@ -9,8 +9,8 @@ use zeromq::{Socket, ZmqError};
 
 use super::StartError;
 use crate::config::Config;
-use crate::fanout::Publisher;
-use crate::http;
+use crate::sink::fanout::Publisher;
+use crate::source::http;
 
 /// Give every ipc socket file `ipc_mode` and `ipc_group`, right after the
 /// bind: the umask must not decide who may emit on a shared host.

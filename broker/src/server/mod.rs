@@ -7,12 +7,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use zeromq::{PullSocket, RouterSocket, Socket};
 
-use crate::fanout::Publisher;
+use crate::sink::fanout::Publisher;
 
 use crate::config::Config;
-use crate::shared::Broker;
-use crate::upstream::{Manager, resolve};
-use crate::{http, publish, pull, query};
+use crate::core::shared::Broker;
+use crate::sink::publish;
+use crate::source::upstream::{Manager, resolve};
+use crate::source::{http, pull, query};
 
 mod bind;
 pub(crate) use bind::remove_stale_ipc;
@@ -75,7 +76,7 @@ pub struct Server {
     config: Config,
     broker: Broker,
     ready: Ready,
-    publish_queue: mpsc::Receiver<crate::shared::Outgoing>,
+    publish_queue: mpsc::Receiver<crate::core::shared::Outgoing>,
     publisher: Publisher,
     pull_socket: PullSocket,
     query_socket: RouterSocket,
@@ -91,7 +92,7 @@ impl Server {
     /// Bind every endpoint of `config`.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
         let (tx, publish_queue) = mpsc::channel(config.publish_queue);
-        let limits = crate::table::Limits {
+        let limits = crate::core::table::Limits {
             max_entries: config.state.max_entries,
             max_bytes: config.state.max_bytes,
         };

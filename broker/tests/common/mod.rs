@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use broker::fanout::Publisher;
+use broker::sink::fanout::Publisher;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use zeromq::{SocketRecv, SubSocket};
@@ -62,7 +62,7 @@ pub async fn recv(sub: &mut SubSocket) -> (Vec<u8>, Vec<u8>) {
 pub fn publish(publisher: &Publisher, topic: &str, body: &[u8]) -> usize {
     publisher.publish(
         topic.as_bytes(),
-        broker::fanout::encode(topic.as_bytes(), body),
+        broker::sink::fanout::encode(topic.as_bytes(), body),
     )
 }
 

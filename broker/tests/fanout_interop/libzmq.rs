@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use broker::fanout::Publisher;
+use broker::sink::fanout::Publisher;
 
 use super::common::{publish, until_subscribed, within};
 

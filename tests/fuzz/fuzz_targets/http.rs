@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use broker::http::{Limits, Options, serve_stream};
-use broker::shared::Broker;
+use broker::core::shared::Broker;
+use broker::source::http::{Limits, Options, serve_stream};
 use libfuzzer_sys::fuzz_target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

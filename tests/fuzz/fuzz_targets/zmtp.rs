@@ -3,7 +3,7 @@
 //! then frames as the connection reads them, with READY and PING commands
 //! looked into as the handshake does.
 
-use broker::fanout::zmtp;
+use broker::sink::fanout::zmtp;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

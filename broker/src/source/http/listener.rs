@@ -16,8 +16,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::shared::Broker;
-use crate::stats::{self, RejectLog};
+use crate::core::shared::Broker;
+use crate::core::stats::{self, RejectLog};
 
 /// How long in-flight requests may take to finish once shutdown starts.
 pub const DRAIN: Duration = Duration::from_secs(2);

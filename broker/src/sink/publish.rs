@@ -18,9 +18,9 @@ use proto::frame::{self, Frames, Heartbeat};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::fanout::{self, Publisher};
-use crate::shared::{Broker, Outgoing};
-use crate::stats;
+use crate::core::shared::{Broker, Outgoing};
+use crate::core::stats;
+use crate::sink::fanout::{self, Publisher};
 
 /// Publish until `shutdown`; one heartbeat every `interval`, the first at once.
 pub async fn run(

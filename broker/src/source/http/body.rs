@@ -10,7 +10,7 @@ use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
 use super::{Receiver, Refusal, STRUCTURED, no_content};
-use crate::shared::AcceptError;
+use crate::core::shared::AcceptError;
 
 impl Receiver {
     /// The whole body, refused with 413 as soon as it passes `max_body`

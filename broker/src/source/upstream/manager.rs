@@ -21,8 +21,8 @@ use super::kube::PortForward;
 use super::resolve::Target;
 use super::rest::{Rest, RestError, Subscribed, Subscription, http_client};
 use super::{ApiVersion, UpstreamConfig};
-use crate::shared::Broker;
-use crate::stats;
+use crate::core::shared::Broker;
+use crate::core::stats;
 use catalog::EventType;
 
 /// First retry delay after a failure.

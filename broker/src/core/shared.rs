@@ -17,9 +17,9 @@ use proto::query::Selector;
 use proto::{Event, Origin};
 use tokio::sync::mpsc;
 
-use crate::policy::EmitPolicy;
-use crate::stats::{self, Stats};
-use crate::table::{self, Key, Limits, Table};
+use crate::core::policy::EmitPolicy;
+use crate::core::stats::{self, Stats};
+use crate::core::table::{self, Key, Limits, Table};
 
 /// How many bytes of encoded events one page of a state reply carries, at
 /// most (one event more than this if a single event is larger): far under
@@ -51,7 +51,7 @@ pub enum AcceptError {
     Value(#[from] proto::validate::ValueError),
     /// A synthetic event the emit policy refuses.
     #[error("{0}")]
-    Policy(#[from] crate::policy::Refused),
+    Policy(#[from] crate::core::policy::Refused),
     /// The state table is full (entries or bytes).
     #[error("{0}")]
     StateFull(#[from] table::Full),

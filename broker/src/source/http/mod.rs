@@ -41,8 +41,8 @@ use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use crate::shared::Broker;
-use crate::stats::{self, RejectLog};
+use crate::core::shared::Broker;
+use crate::core::stats::{self, RejectLog};
 
 pub use allow::Cidr;
 pub use listener::Limits;

@@ -12,8 +12,8 @@ use proto::query::{self, Reply, Request, Selector};
 use tokio_util::sync::CancellationToken;
 use zeromq::{RouterSocket, SocketRecv, SocketSend, ZmqMessage};
 
-use crate::shared::Broker;
-use crate::stats::{self, RejectLog};
+use crate::core::shared::Broker;
+use crate::core::stats::{self, RejectLog};
 
 /// Longest sync token accepted.
 const MAX_TOKEN: usize = 256;

@@ -24,7 +24,7 @@ mod tests {
 
     #[test]
     fn both_flavors_build_their_address_form() {
-        use crate::upstream::Flavor;
+        use crate::source::upstream::Flavor;
         let path = resource_path(catalog::PTP_LOCK_STATE, ApiVersion::V2);
         assert_eq!(
             Flavor::Redhat.address("n1", path),

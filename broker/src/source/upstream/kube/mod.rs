@@ -10,8 +10,8 @@
 //!   through `pods/portforward`, re-aimed when the pod is replaced.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), broker::upstream::kube::KubeError> {
-//! use broker::upstream::kube::{self, KubeSettings, PortForward};
+//! # async fn demo() -> Result<(), broker::source::upstream::kube::KubeError> {
+//! use broker::source::upstream::kube::{self, KubeSettings, PortForward};
 //! let settings = KubeSettings::default();
 //! let client = kube::connect(&settings).await?;
 //! let shutdown = tokio_util::sync::CancellationToken::new();

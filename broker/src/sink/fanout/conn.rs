@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::registry::{Peer, Registry};
 use super::zmtp::{self, ReadError};
-use crate::stats::RejectLog;
+use crate::core::stats::RejectLog;
 
 /// A peer that has not completed the handshake by then is dropped: it holds
 /// a task and a file descriptor, and a real SUB finishes in microseconds.

@@ -16,7 +16,7 @@ use warp::http::{Method, StatusCode};
 use super::fake_apiserver::{FakeApiServer, FakePod};
 use crate::config::Config;
 use crate::server::Server;
-use crate::upstream::KubeMode;
+use crate::source::upstream::KubeMode;
 
 const PREFIX: &str = "/api/ocloudNotifications/v2";
 

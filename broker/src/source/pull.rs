@@ -9,8 +9,8 @@ use proto::frame::{self, Message};
 use tokio_util::sync::CancellationToken;
 use zeromq::{PullSocket, SocketRecv, ZmqError};
 
-use crate::shared::Broker;
-use crate::stats::{self, RejectLog};
+use crate::core::shared::Broker;
+use crate::core::stats::{self, RejectLog};
 
 /// Receive until `shutdown`.
 pub async fn run(
