@@ -26,6 +26,12 @@ pub use crate::core::shared::Broker;
 pub use config::Config;
 pub use server::{Ready, Server, StartError, run};
 
+/// Install the TLS provider (ring) reqwest needs before a client is built;
+/// idempotent. Every reqwest client of the broker is built after this.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// An error and its causes on one line: top-level messages such as
 /// reqwest's "error sending request" or an io error hide the reason.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {

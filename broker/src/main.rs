@@ -110,6 +110,11 @@ struct Settings {
     /// Label selector of the daemon pods [default: app=linuxptp-daemon] (key: kube.label_selector).
     #[arg(long, value_name = "SELECTOR")]
     kube_selector: Option<String>,
+    /// Directory for state that survives restarts: the run-time subscriptions
+    /// [default: /var/lib/ptp-broker for root, else $XDG_STATE_HOME/ptp-broker or
+    /// ~/.local/state/ptp-broker] (key: state_dir).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,8 +127,19 @@ enum Command {
     Watch(tools::WatchArgs),
     /// Print the broker's current state table.
     State(tools::StateArgs),
-    /// Print the broker's counters (accepted, rejected, dropped…).
+    /// Print the broker's counters (accepted, rejected, dropped…), per sink too.
     Stats,
+    /// Add a sink subscription to a running broker (webhook, JSON-RPC, NATS; docs/SINKS.md).
+    /// It is kept in the state directory across restarts. Prints its id.
+    Subscribe(Box<tools::subscriptions::SubscribeArgs>),
+    /// Remove a subscription added with `subscribe`.
+    Unsubscribe {
+        /// The subscription's id.
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// List the subscriptions: id, where declared, URI, filter.
+    Subscriptions(tools::subscriptions::ListArgs),
 }
 
 impl Settings {
@@ -151,6 +167,7 @@ impl Settings {
         set("kube.enabled", &self.kube.then(|| "true".to_owned()));
         set("kube.namespace", &self.kube_namespace);
         set("kube.label_selector", &self.kube_selector);
+        set("state_dir", &self.state_dir);
         Config::load(self.config.as_deref(), std::env::vars(), &overrides).context("configuration")
     }
 }
@@ -187,6 +204,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Watch(args)) => runtime.block_on(tools::watch(&config, args)),
         Some(Command::State(args)) => runtime.block_on(tools::state(&config, args)),
         Some(Command::Stats) => runtime.block_on(tools::stats(&config)),
+        Some(Command::Subscribe(args)) => {
+            runtime.block_on(tools::subscriptions::subscribe(&config, *args))
+        }
+        Some(Command::Unsubscribe { id }) => {
+            runtime.block_on(tools::subscriptions::unsubscribe(&config, id))
+        }
+        Some(Command::Subscriptions(args)) => {
+            runtime.block_on(tools::subscriptions::list(&config, args))
+        }
     }
 }
 

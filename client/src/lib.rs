@@ -384,6 +384,18 @@ fn spawn_status_thread(rx: std_mpsc::Receiver<StatusMsg>) -> Result<(), Error> {
         .map_err(|_| Error::Closed)
 }
 
+/// Send one request to the query socket at `endpoint` and read its reply
+/// within `timeout`; a refusal is [`Error::Refused`] with the broker's
+/// reason. The requests are in docs/PROTOCOL.md (`ptp-broker subscribe`
+/// and friends use this).
+pub async fn request(
+    endpoint: &str,
+    request: &proto::query::Request,
+    timeout: std::time::Duration,
+) -> Result<proto::query::Reply, Error> {
+    query::request(endpoint, request, timeout).await
+}
+
 /// The client the free functions use, started on first use from the environment.
 pub fn default_client() -> Result<&'static Client, Error> {
     static DEFAULT: OnceLock<Client> = OnceLock::new();

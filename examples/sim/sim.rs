@@ -90,6 +90,8 @@ impl Sim {
         bound: std::net::SocketAddr,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Sim, SimError> {
+        // Built together with the broker, reqwest has TLS and needs a provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(config.delivery_timeout)
             .redirect(reqwest::redirect::Policy::none())

@@ -19,7 +19,9 @@
 //! upstream JSON shape (v2, v1, binary mode, StarlingX time and legacy keyed
 //! format) and writes the O-RAN v2 shape; [`frame`] owns the ZeroMQ frames
 //! (event, heartbeat, sync marker) with the decode size limit; [`query`] is
-//! the request/reply protocol of the query endpoint; [`validate`] is
+//! the request/reply protocol of the query endpoint; [`subscription`] a
+//! sink subscription as written in config, requests and the state
+//! directory; [`validate`] is
 //! what every event must carry (bounded, printable, a known state or a
 //! number of the right kind per O-RAN type). `docs/PROTOCOL.md`
 //! describes the same bytes for other languages.
@@ -29,6 +31,7 @@ pub mod cloudevent;
 pub mod event;
 pub mod frame;
 pub mod query;
+pub mod subscription;
 mod time;
 pub mod validate;
 

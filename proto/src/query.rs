@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Event;
 use crate::frame::{DecodeError, WireEvent, decode_plain, encode_plain};
+use crate::subscription::{Listed, Spec};
 
 /// Largest request the broker reads.
 pub const MAX_REQUEST: usize = 64 * 1024;
@@ -53,6 +54,18 @@ pub enum Request {
         /// The event (stamps are ignored; the broker stamps).
         event: Box<WireEvent>,
     },
+    /// Add a subscription (docs/SINKS.md); the reply lists it, with its id.
+    Subscribe {
+        /// What to deliver where.
+        subscription: Box<Spec>,
+    },
+    /// Remove a run-time subscription.
+    Unsubscribe {
+        /// Its id.
+        id: String,
+    },
+    /// List every subscription.
+    Subscriptions,
 }
 
 /// Which types a [`Request::State`] selects, with the type names resolved.
@@ -104,6 +117,9 @@ pub struct Reply {
     pub unknown: Vec<String>,
     /// For `stats`: named counters.
     pub counters: BTreeMap<String, u64>,
+    /// For `subscribe`, `unsubscribe` and `subscriptions`: the
+    /// subscriptions concerned.
+    pub subscriptions: Vec<Listed>,
 }
 
 #[derive(Serialize)]
@@ -119,6 +135,8 @@ struct ReplyOut<'a> {
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     unknown: &'a [String],
     counters: &'a BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "<[Listed]>::is_empty")]
+    subscriptions: &'a [Listed],
 }
 
 #[derive(Deserialize)]
@@ -138,6 +156,8 @@ struct ReplyIn {
     unknown: Vec<String>,
     #[serde(default)]
     counters: BTreeMap<String, u64>,
+    #[serde(default)]
+    subscriptions: Vec<Listed>,
 }
 
 /// Encode a request.
@@ -167,6 +187,7 @@ pub fn encode_reply(reply: &Reply) -> Vec<u8> {
         more: reply.more,
         unknown: &reply.unknown,
         counters: &reply.counters,
+        subscriptions: &reply.subscriptions,
     })
 }
 
@@ -195,6 +216,7 @@ pub fn decode_reply(body: &[u8]) -> Result<Reply, DecodeError> {
         more: wire.more,
         unknown: wire.unknown,
         counters: wire.counters,
+        subscriptions: wire.subscriptions,
     })
 }
 
@@ -220,6 +242,16 @@ mod tests {
                 token: "abc".into(),
             },
             Request::Stats,
+            Request::Subscriptions,
+            Request::Unsubscribe { id: "a".into() },
+            Request::Subscribe {
+                subscription: Box::new(Spec {
+                    uri: "tcp:127.0.0.1:8080/m".into(),
+                    types: vec!["event.sync.*".into()],
+                    sync: Some(true),
+                    ..Spec::default()
+                }),
+            },
             Request::Emit {
                 event: Box::new(WireEvent::from(&Event::synthetic(
                     catalog::SYNC_STATE.into(),
@@ -266,6 +298,18 @@ mod tests {
             ..Reply::default()
         };
         assert_eq!(decode_reply(&encode_reply(&reply)), Ok(reply));
+        let listed = Reply {
+            subscriptions: vec![Listed {
+                declared: crate::subscription::Declared::Runtime,
+                subscription: Spec {
+                    id: Some("x".into()),
+                    uri: "nats://127.0.0.1:4222".into(),
+                    ..Spec::default()
+                },
+            }],
+            ..Reply::default()
+        };
+        assert_eq!(decode_reply(&encode_reply(&listed)), Ok(listed));
         let err = Reply {
             error: Some("bad".into()),
             ..Reply::default()

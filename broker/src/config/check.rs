@@ -25,6 +25,18 @@ impl Config {
                 });
             }
         }
+        if self.state_dir.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "state_dir",
+                reason: "empty: a directory for run-time subscriptions is needed".to_owned(),
+            });
+        }
+        crate::sink::registry::config_subscriptions(self).map_err(|reason| {
+            ConfigError::Invalid {
+                key: "subscription",
+                reason,
+            }
+        })?;
         if !(10..=60_000).contains(&self.heartbeat_ms) {
             return Err(ConfigError::Invalid {
                 key: "heartbeat_ms",

@@ -74,6 +74,31 @@ pub struct Config {
     pub ipc_group: Option<String>,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing filter). `RUST_LOG` wins.
     pub log: String,
+    /// Where run-time state that must survive a restart is kept (the
+    /// subscriptions added with `ptp-broker subscribe`). Default:
+    /// `/var/lib/ptp-broker` for root, else `$XDG_STATE_HOME/ptp-broker` or
+    /// `~/.local/state/ptp-broker`. Created when first written.
+    pub state_dir: String,
+    /// Sink subscriptions declared here (`[[subscription]]`, docs/SINKS.md):
+    /// checked at start, not removable at run time.
+    pub subscription: Vec<proto::subscription::Spec>,
+}
+
+/// The default `state_dir` for the user running the broker.
+pub fn default_state_dir() -> String {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        return "/var/lib/ptp-broker".to_owned();
+    }
+    let var = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
+    if let Some(state) = var("XDG_STATE_HOME") {
+        return format!("{state}/ptp-broker");
+    }
+    match var("HOME") {
+        Some(home) => format!("{home}/.local/state/ptp-broker"),
+        None => "/var/lib/ptp-broker".to_owned(),
+    }
 }
 
 /// How much the state table (the latest event per type and resource) may
@@ -148,6 +173,8 @@ impl Default for Config {
             ipc_mode: "0660".to_owned(),
             ipc_group: None,
             log: "info".to_owned(),
+            state_dir: default_state_dir(),
+            subscription: Vec::new(),
         }
     }
 }

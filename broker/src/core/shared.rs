@@ -17,6 +17,7 @@ use proto::query::Selector;
 use proto::{Event, Origin};
 use tokio::sync::mpsc;
 
+use crate::core::outbox::Outbox;
 use crate::core::policy::EmitPolicy;
 use crate::core::stats::{self, Stats};
 use crate::core::table::{self, Key, Limits, Table};
@@ -106,6 +107,8 @@ struct State {
     table: Table,
     /// Types the upstream is followed for (see [`Broker::expect_upstream`]).
     expected: Vec<EventType>,
+    /// The subscriptions' queues (sinks other than PUB).
+    outboxes: Vec<Arc<Outbox>>,
 }
 
 impl Broker {
@@ -142,6 +145,7 @@ impl Broker {
                     seq: 0,
                     table: Table::new(limits),
                     expected: Vec::new(),
+                    outboxes: Vec::new(),
                 }),
                 stats: Stats::default(),
                 publish,
@@ -244,7 +248,8 @@ impl Broker {
             keyed.push((key, event));
         }
         let now = Instant::now();
-        let mut state = self.lock();
+        let mut guard = self.lock();
+        let state = &mut *guard;
         keyed.retain(|(key, event)| keep(state.table.get(key), event));
         let mut seq = state.seq;
         let mut stamped = Vec::with_capacity(keyed.len());
@@ -267,6 +272,11 @@ impl Broker {
         let mut seqs = Vec::with_capacity(stamped.len());
         for (key, event, frames) in stamped {
             let seq = event.meta.seq;
+            let mut shared: Option<Arc<Event>> = None;
+            for outbox in state.outboxes.iter().filter(|o| o.matches(&event)) {
+                let shared = shared.get_or_insert_with(|| Arc::new(event.clone()));
+                outbox.offer(&key, shared);
+            }
             state.table.insert(key, event, frames.body.len(), now);
             // Queue while still holding the lock, so PUB order is seq order.
             self.queue(Outgoing { frames, seq });
@@ -335,6 +345,37 @@ impl Broker {
     pub fn table_size(&self) -> (usize, usize) {
         let state = self.lock();
         (state.table.len(), state.table.bytes())
+    }
+
+    /// Start feeding `outbox`: first the current state of what it matches,
+    /// in seq order, then every accepted event it matches. An outbox of the
+    /// same id is replaced (and closed).
+    pub fn attach(&self, outbox: Arc<Outbox>) {
+        let mut state = self.lock();
+        for event in state.table.matching(|e| outbox.matches(e)) {
+            let key = (
+                event.event_type.clone(),
+                event.resource_address().to_owned(),
+            );
+            outbox.offer(&key, &Arc::new(event));
+        }
+        if let Some(old) = state.outboxes.iter().position(|o| o.id() == outbox.id()) {
+            state.outboxes.swap_remove(old).close();
+        }
+        state.outboxes.push(outbox);
+    }
+
+    /// Stop feeding the outbox of this id, and close it.
+    pub fn detach(&self, id: &str) {
+        let mut state = self.lock();
+        if let Some(at) = state.outboxes.iter().position(|o| o.id() == id) {
+            state.outboxes.swap_remove(at).close();
+        }
+    }
+
+    /// The latest event for a (type, resource address).
+    pub fn latest(&self, key: &Key) -> Option<Event> {
+        self.lock().table.get(key).map(|e| e.event.clone())
     }
 
     /// Sequence number of the latest accepted event.

@@ -257,6 +257,16 @@ impl Table {
         }
         page
     }
+
+    /// Every latest event `keep` takes, in seq order.
+    pub fn matching(&self, keep: impl Fn(&Event) -> bool) -> Vec<Event> {
+        self.by_seq
+            .values()
+            .filter_map(|key| self.latest.get(key))
+            .filter(|entry| keep(&entry.event))
+            .map(|entry| entry.event.clone())
+            .collect()
+    }
 }
 
 #[cfg(test)]

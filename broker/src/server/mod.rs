@@ -12,6 +12,7 @@ use crate::sink::fanout::Publisher;
 use crate::config::Config;
 use crate::core::shared::Broker;
 use crate::sink::publish;
+use crate::sink::registry::Subscriptions;
 use crate::source::upstream::{Manager, resolve};
 use crate::source::{http, pull, query};
 
@@ -66,6 +67,9 @@ pub enum StartError {
     /// The configuration was not validated ([`Config::load`] does that).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The subscriptions (config file, state directory) cannot be used.
+    #[error("subscriptions: {0}")]
+    Subscriptions(String),
     /// The upstream (URL, callback, Kubernetes discovery) cannot be followed.
     #[error("cannot follow the upstream: {0}")]
     Upstream(String),
@@ -86,6 +90,8 @@ pub struct Server {
     http_options: http::Options,
     /// The subscription manager (`None`: no upstream configured).
     upstream: Option<Manager>,
+    /// The sinks' subscriptions (config file and state directory).
+    subscriptions: Subscriptions,
 }
 
 impl Server {
@@ -97,6 +103,8 @@ impl Server {
             max_bytes: config.state.max_bytes,
         };
         let broker = Broker::new(tx, config.effective_emit_policy(), limits);
+        let subscriptions =
+            Subscriptions::load(broker.clone(), &config).map_err(StartError::Subscriptions)?;
         // ipc socket files are created with `ipc_mode` already, not the
         // umask's mode until the chmod below.
         let umask = IpcUmask::set(&config)?;
@@ -184,6 +192,7 @@ impl Server {
             http_listener,
             http_options,
             upstream,
+            subscriptions,
         })
     }
 
@@ -214,9 +223,13 @@ impl Server {
             http_listener,
             http_options,
             upstream,
+            subscriptions,
             ..
         } = self;
         let mut tasks = JoinSet::new();
+        // Before any source runs: each sink's first events are the state
+        // as of its start, then every change.
+        subscriptions.start(&shutdown);
         tasks.spawn(publish::run(
             publisher,
             publish_queue,
@@ -230,7 +243,12 @@ impl Server {
             config.max_body,
             shutdown.clone(),
         ));
-        tasks.spawn(query::run(query_socket, broker.clone(), shutdown.clone()));
+        tasks.spawn(query::run(
+            query_socket,
+            broker.clone(),
+            subscriptions,
+            shutdown.clone(),
+        ));
         if let Some(listener) = http_listener {
             tasks.spawn(http::run(
                 listener,

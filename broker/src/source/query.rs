@@ -14,6 +14,7 @@ use zeromq::{RouterSocket, SocketRecv, SocketSend, ZmqMessage};
 
 use crate::core::shared::Broker;
 use crate::core::stats::{self, RejectLog};
+use crate::sink::registry::Subscriptions;
 
 /// Longest sync token accepted.
 const MAX_TOKEN: usize = 256;
@@ -26,7 +27,12 @@ const MAX_TOKEN: usize = 256;
 const REPLY_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Answer until `shutdown`.
-pub async fn run(mut socket: RouterSocket, broker: Broker, shutdown: CancellationToken) {
+pub async fn run(
+    mut socket: RouterSocket,
+    broker: Broker,
+    subscriptions: Subscriptions,
+    shutdown: CancellationToken,
+) {
     let mut log = RejectLog::new("query");
     loop {
         let received = tokio::select! {
@@ -43,7 +49,7 @@ pub async fn run(mut socket: RouterSocket, broker: Broker, shutdown: Cancellatio
         }
         let body = frames.pop().unwrap_or_default();
         let reply = match query::decode_request(&body) {
-            Ok(request) => answer(&broker, request),
+            Ok(request) => answer(&broker, &subscriptions, request),
             Err(e) => Reply {
                 error: Some(format!("bad request: {e}")),
                 ..Reply::default()
@@ -67,7 +73,7 @@ pub async fn run(mut socket: RouterSocket, broker: Broker, shutdown: Cancellatio
     }
 }
 
-fn answer(broker: &Broker, request: Request) -> Reply {
+fn answer(broker: &Broker, subscriptions: &Subscriptions, request: Request) -> Reply {
     let current = |seq, events| Reply {
         epoch: broker.epoch(),
         seq,
@@ -124,11 +130,30 @@ fn answer(broker: &Broker, request: Request) -> Reply {
             let (entries, bytes) = broker.table_size();
             counters.insert("state_entries".to_owned(), entries as u64);
             counters.insert("state_bytes".to_owned(), bytes as u64);
+            subscriptions.counters(&mut counters);
             Reply {
                 counters,
                 ..current(broker.seq(), Vec::new())
             }
         }
+        Request::Subscribe { subscription } => match subscriptions.subscribe(*subscription) {
+            Ok(listed) => Reply {
+                subscriptions: vec![listed],
+                ..current(broker.seq(), Vec::new())
+            },
+            Err(e) => refuse(format!("subscription refused: {e}")),
+        },
+        Request::Unsubscribe { id } => match subscriptions.unsubscribe(&id) {
+            Ok(listed) => Reply {
+                subscriptions: vec![listed],
+                ..current(broker.seq(), Vec::new())
+            },
+            Err(e) => refuse(e),
+        },
+        Request::Subscriptions => Reply {
+            subscriptions: subscriptions.list(),
+            ..current(broker.seq(), Vec::new())
+        },
         _ => refuse("unsupported op".to_owned()),
     }
 }

@@ -68,10 +68,13 @@ async fn start_with(config: Config) -> Running {
         broker,
         http,
         push_path,
-        client: reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client"),
+        client: {
+            broker::install_tls();
+            reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("client")
+        },
         _stop: shutdown.drop_guard(),
     }
 }

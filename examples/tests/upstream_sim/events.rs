@@ -183,6 +183,7 @@ async fn autoplay_plays_steps_without_control_calls() {
     }));
     let mut rx = start_receiver(204).await;
     let body = serde_json::json!({"ResourceAddress": "/./node1/sync/ptp-status/lock-state", "EndpointUri": rx.url});
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let response = reqwest::Client::new()
         .post(format!("{api}/subscriptions"))
         .json(&body)

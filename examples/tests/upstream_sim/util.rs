@@ -38,7 +38,10 @@ pub async fn start_sim(flavor: Flavor) -> TestSim {
     TestSim {
         api,
         root,
-        http: reqwest::Client::new(),
+        http: {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::new()
+        },
         _stop: stop,
     }
 }

@@ -88,6 +88,7 @@ pub struct Rest {
 /// this node (or behind our own port-forward), and a node-wide
 /// `HTTP_PROXY` must not capture it.
 pub fn http_client() -> Result<reqwest::Client, RestError> {
+    crate::install_tls();
     reqwest::Client::builder()
         .no_proxy()
         .connect_timeout(Duration::from_secs(1))

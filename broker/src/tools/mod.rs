@@ -1,6 +1,8 @@
 //! `ptp-broker emit | watch | state | stats`: the broker from a terminal,
 //! through the same client library applications use.
 
+pub mod subscriptions;
+
 use std::io::Write;
 use std::process::ExitCode;
 

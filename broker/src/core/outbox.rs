@@ -1,0 +1,265 @@
+//! One subscription's queue between the core and its sink task.
+//!
+//! The core offers every matching event while it stamps (under its lock, so
+//! a queue's order is sequence order) and never waits: the queue is bounded,
+//! and when it is full the newest state wins. A queued older event of the
+//! same resource is replaced; otherwise the oldest queued event is dropped
+//! and its (type, resource) remembered as *stale*. When the queue is empty
+//! the sink task is handed the state table's current event for each stale
+//! key, so after any overflow the destination still ends at the latest
+//! truth. Every drop is counted.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use proto::Event;
+use tokio::sync::Notify;
+
+use crate::core::filter::Filter;
+use crate::core::shared::Broker;
+use crate::core::table::Key;
+
+/// Default queue length per subscription.
+pub const DEFAULT_QUEUE: usize = 1024;
+
+/// Per-subscription counters, shown by `stats` as `sink.ID.NAME`.
+#[derive(Debug, Default)]
+pub struct SinkCounters {
+    /// Events the destination took.
+    pub delivered: AtomicU64,
+    /// Attempts after a first one failed.
+    pub retried: AtomicU64,
+    /// Events that finally failed.
+    pub failed: AtomicU64,
+    /// Events dropped from the queue (the newest state of their resource
+    /// is still delivered).
+    pub dropped: AtomicU64,
+    /// Failed events handed to the dead-letter destination.
+    pub dead_lettered: AtomicU64,
+}
+
+impl SinkCounters {
+    /// Add one to `counter`.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A subscription's queue (see the module docs).
+#[derive(Debug)]
+pub struct Outbox {
+    id: String,
+    filter: Filter,
+    capacity: usize,
+    inner: Mutex<Inner>,
+    ready: Notify,
+    closed: AtomicBool,
+    /// The counters of this subscription.
+    pub counters: SinkCounters,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    queue: VecDeque<(Key, Arc<Event>)>,
+    stale: BTreeSet<Key>,
+}
+
+impl Outbox {
+    /// An empty queue of `capacity` (at least 1) events for `filter`.
+    pub fn new(id: String, filter: Filter, capacity: usize) -> Arc<Outbox> {
+        Arc::new(Outbox {
+            id,
+            filter,
+            capacity: capacity.max(1),
+            inner: Mutex::new(Inner::default()),
+            ready: Notify::new(),
+            closed: AtomicBool::new(false),
+            counters: SinkCounters::default(),
+        })
+    }
+
+    /// The subscription's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Does the subscription take this event?
+    pub fn matches(&self, event: &Event) -> bool {
+        self.filter.matches_event(event)
+    }
+
+    /// Queue an event (the core does, in sequence order). Never waits.
+    pub fn offer(&self, key: &Key, event: &Arc<Event>) {
+        let mut inner = self.lock();
+        if !inner.stale.is_empty() {
+            // This event is newer than whatever was dropped for its key.
+            inner.stale.remove(key);
+        }
+        if inner.queue.len() >= self.capacity {
+            SinkCounters::bump(&self.counters.dropped);
+            if let Some(at) = inner.queue.iter().position(|(k, _)| k == key) {
+                inner.queue.remove(at);
+            } else if let Some((old, _)) = inner.queue.pop_front() {
+                inner.stale.insert(old);
+            }
+        }
+        inner.queue.push_back((key.clone(), Arc::clone(event)));
+        drop(inner);
+        self.ready.notify_one();
+    }
+
+    /// Events queued or waiting to be re-read from the state table.
+    pub fn depth(&self) -> usize {
+        let inner = self.lock();
+        inner.queue.len() + inner.stale.len()
+    }
+
+    /// Stop: [`Outbox::next`] answers `None` from now on.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.ready.notify_one();
+    }
+
+    /// Has [`Outbox::close`] been called?
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// The next event to deliver: the queue's oldest, else the current state
+    /// of a stale key; waits when there is neither. `None` once closed.
+    pub async fn next(&self, broker: &Broker) -> Option<Arc<Event>> {
+        loop {
+            if self.is_closed() {
+                return None;
+            }
+            let stale = {
+                let mut inner = self.lock();
+                if let Some((_, event)) = inner.queue.pop_front() {
+                    return Some(event);
+                }
+                inner.stale.pop_first()
+            };
+            if let Some(key) = stale {
+                // Read the table without holding our lock (the core takes
+                // its lock, then ours), then skip the row if a newer event
+                // for it was queued meanwhile.
+                let Some(current) = broker.latest(&key) else {
+                    continue;
+                };
+                if self.lock().queue.iter().any(|(k, _)| *k == key) {
+                    continue;
+                }
+                return Some(Arc::new(current));
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every update leaves Inner consistent; a poisoned lock is usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::{Content, Origin};
+    use tokio::sync::mpsc;
+
+    fn broker() -> Broker {
+        let (tx, rx) = mpsc::channel(1 << 16);
+        std::mem::forget(rx);
+        Broker::with_epoch(7, tx)
+    }
+
+    fn emit(broker: &Broker, resource: &str, value: &str) -> u64 {
+        let event = Event::synthetic(
+            catalog::OS_CLOCK_SYNC.into(),
+            Content::parse(value, Some(resource.to_owned())).unwrap(),
+        );
+        broker.accept(event, Origin::Synthetic).unwrap()
+    }
+
+    async fn drain(outbox: &Outbox, broker: &Broker) -> Vec<(String, String, u64)> {
+        let mut out = Vec::new();
+        while outbox.depth() > 0 {
+            let e = outbox.next(broker).await.unwrap();
+            out.push((
+                e.resource_address().to_owned(),
+                e.data.values[0].value.clone(),
+                e.meta.seq,
+            ));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_new_subscription_gets_the_current_state_then_every_change() {
+        let b = broker();
+        emit(&b, "/r/1", "LOCKED");
+        emit(&b, "/r/2", "FREERUN");
+        emit(&b, "/r/1", "HOLDOVER");
+        let o = Outbox::new("t".into(), Filter::default(), 16);
+        b.attach(Arc::clone(&o));
+        emit(&b, "/r/2", "LOCKED");
+        let got = drain(&o, &b).await;
+        assert_eq!(
+            got,
+            [
+                ("/r/2".into(), "FREERUN".into(), 2),
+                ("/r/1".into(), "HOLDOVER".into(), 3),
+                ("/r/2".into(), "LOCKED".into(), 4),
+            ]
+        );
+        b.detach("t");
+        emit(&b, "/r/2", "FREERUN");
+        assert_eq!(o.depth(), 0);
+        assert!(o.next(&b).await.is_none(), "closed");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_keeps_the_newest_state_of_every_resource() {
+        let b = broker();
+        let o = Outbox::new("t".into(), Filter::default(), 3);
+        b.attach(Arc::clone(&o));
+        // Same resource over and over: replaced in place.
+        for v in ["LOCKED", "HOLDOVER", "FREERUN", "LOCKED", "HOLDOVER"] {
+            emit(&b, "/same", v);
+        }
+        assert_eq!(o.depth(), 3);
+        assert_eq!(o.counters.dropped.load(Ordering::Relaxed), 2);
+        let got = drain(&o, &b).await;
+        assert_eq!(got.last().unwrap().1, "HOLDOVER");
+        // Many resources: the oldest go stale and come back at their latest.
+        for i in 0..10 {
+            emit(&b, &format!("/r/{i}"), "LOCKED");
+        }
+        emit(&b, "/r/0", "FREERUN");
+        let got = drain(&o, &b).await;
+        let mut latest = std::collections::BTreeMap::new();
+        for (r, v, _) in &got {
+            latest.insert(r.clone(), v.clone());
+        }
+        assert_eq!(latest.len(), 10, "every resource delivered: {got:?}");
+        assert_eq!(latest["/r/0"], "FREERUN");
+        assert!(latest.values().filter(|v| *v == "LOCKED").count() == 9);
+        // Per resource the order holds.
+        let r0: Vec<_> = got.iter().filter(|(r, ..)| r == "/r/0").collect();
+        assert_eq!(r0.last().unwrap().1, "FREERUN");
+    }
+
+    #[tokio::test]
+    async fn filters_choose_what_is_queued() {
+        let b = broker();
+        let f = Filter::parse(&[], &["/keep/*".into()]).unwrap();
+        let o = Outbox::new("t".into(), f, 8);
+        b.attach(Arc::clone(&o));
+        emit(&b, "/keep/a", "LOCKED");
+        emit(&b, "/other", "LOCKED");
+        let got = drain(&o, &b).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, "/keep/a");
+    }
+}

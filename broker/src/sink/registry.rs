@@ -1,0 +1,422 @@
+//! The subscriptions: those of the config file and those added at run time,
+//! each with its outbox (fed by the core) and its sink task. Run-time ones
+//! are written to `<state_dir>/subscriptions.json` before they are
+//! answered, atomically (temporary file, fsync, rename, fsync of the
+//! directory), so a `kill -9` at any moment leaves the old list or the new.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use proto::subscription::{Declared, Listed, Spec};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::core::outbox::Outbox;
+use crate::core::shared::Broker;
+use crate::sink::spec::{Subscription, Target, check_id};
+use crate::sink::{jsonrpc, nats, webhook};
+
+/// Most subscriptions, config and run time together.
+pub const MAX_SUBSCRIPTIONS: usize = 1024;
+/// The file in the state directory.
+pub const FILE: &str = "subscriptions.json";
+
+/// The file's contents.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Saved {
+    version: u32,
+    subscriptions: Vec<Spec>,
+}
+
+/// Handle to the subscriptions (cheap to clone).
+#[derive(Clone)]
+pub struct Subscriptions {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    broker: Broker,
+    state_dir: PathBuf,
+    node: String,
+    entries: Mutex<BTreeMap<String, Entry>>,
+    /// Set by [`Subscriptions::start`]: the parent of every task's token.
+    running: Mutex<Option<CancellationToken>>,
+}
+
+struct Entry {
+    sub: Subscription,
+    outbox: Arc<Outbox>,
+    cancel: Option<CancellationToken>,
+}
+
+/// The node name `{node}` stands for: `upstream.node`, `kube.node_name`,
+/// `NODE_NAME`, the host name.
+pub fn node_name(config: &Config) -> String {
+    config
+        .upstream
+        .node
+        .clone()
+        .or_else(|| config.kube.node_name.clone())
+        .filter(|n| !n.is_empty())
+        .or_else(|| std::env::var("NODE_NAME").ok().filter(|n| !n.is_empty()))
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Check every `[[subscription]]` of a config (ids given or `config-N`).
+pub fn config_subscriptions(config: &Config) -> Result<Vec<Subscription>, String> {
+    let node = node_name(config);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (n, spec) in config.subscription.iter().enumerate() {
+        let mut spec = spec.clone();
+        let id = spec
+            .id
+            .get_or_insert_with(|| format!("config-{}", n + 1))
+            .clone();
+        if !seen.insert(id.clone()) {
+            return Err(format!("subscription {id}: the id is used twice"));
+        }
+        out.push(Subscription::parse(spec, Declared::Config, &node)?);
+    }
+    if out.len() > MAX_SUBSCRIPTIONS {
+        return Err(format!("more than {MAX_SUBSCRIPTIONS} subscriptions"));
+    }
+    Ok(out)
+}
+
+impl Subscriptions {
+    /// The config's subscriptions and the state directory's, checked, not
+    /// started yet. A state file that cannot be read is an error: starting
+    /// without subscriptions someone relies on would be silent loss.
+    pub fn load(broker: Broker, config: &Config) -> Result<Subscriptions, String> {
+        let node = node_name(config);
+        let state_dir = PathBuf::from(&config.state_dir);
+        let mut entries = BTreeMap::new();
+        let add = |entries: &mut BTreeMap<String, Entry>, sub: Subscription| {
+            let id = sub.spec.id.clone().unwrap_or_default();
+            let outbox = Outbox::new(id.clone(), sub.filter.clone(), sub.queue);
+            entries.insert(
+                id,
+                Entry {
+                    sub,
+                    outbox,
+                    cancel: None,
+                },
+            );
+        };
+        for sub in config_subscriptions(config)? {
+            add(&mut entries, sub);
+        }
+        let path = state_dir.join(FILE);
+        let saved = match std::fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice::<Saved>(&bytes)
+                    .map_err(|e| format!("{}: {e} (fix or remove the file)", path.display()))?
+                    .subscriptions
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let mut runtime = Vec::new();
+        for spec in saved {
+            let sub = Subscription::parse(spec, Declared::Runtime, &node)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            runtime.push(sub);
+        }
+        for sub in runtime {
+            let id = sub.spec.id.clone().unwrap_or_default();
+            if entries.contains_key(&id) {
+                return Err(format!(
+                    "{}: subscription {id} is also declared in the config file",
+                    path.display()
+                ));
+            }
+            add(&mut entries, sub);
+        }
+        Ok(Subscriptions {
+            inner: Arc::new(Inner {
+                broker,
+                state_dir,
+                node,
+                entries: Mutex::new(entries),
+                running: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// Start every sink task; they stop when `shutdown` is cancelled.
+    pub fn start(&self, shutdown: &CancellationToken) {
+        *self.running() = Some(shutdown.clone());
+        let mut entries = self.entries();
+        for entry in entries.values_mut() {
+            entry.cancel = Some(self.spawn(&entry.sub, &entry.outbox, shutdown));
+        }
+    }
+
+    fn spawn(
+        &self,
+        sub: &Subscription,
+        outbox: &Arc<Outbox>,
+        parent: &CancellationToken,
+    ) -> CancellationToken {
+        let cancel = parent.child_token();
+        let broker = self.inner.broker.clone();
+        broker.attach(Arc::clone(outbox));
+        let outbox = Arc::clone(outbox);
+        tracing::info!(
+            id = outbox.id(),
+            uri = %sub.spec.uri,
+            declared = sub.declared.as_str(),
+            "subscription active"
+        );
+        let c = cancel.clone();
+        match sub.target.clone() {
+            Target::Webhook(cfg) => tokio::spawn(webhook::run(cfg, outbox, broker, c)),
+            Target::JsonRpc(cfg) => tokio::spawn(jsonrpc::run(cfg, outbox, broker, c)),
+            Target::Nats(cfg) => tokio::spawn(nats::run(cfg, outbox, broker, c)),
+        };
+        cancel
+    }
+
+    /// Add a run-time subscription: checked, written to the state
+    /// directory, then started. Returns it as listed.
+    pub fn subscribe(&self, mut spec: Spec) -> Result<Listed, String> {
+        let mut entries = self.entries();
+        if entries.len() >= MAX_SUBSCRIPTIONS {
+            return Err(format!("already {MAX_SUBSCRIPTIONS} subscriptions"));
+        }
+        let generated = spec.id.is_none();
+        let id = match &spec.id {
+            Some(id) => id.clone(),
+            None => {
+                let id = loop {
+                    let id = format!("s-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+                    if !entries.contains_key(&id) {
+                        break id;
+                    }
+                };
+                spec.id = Some(id.clone());
+                id
+            }
+        };
+        check_id(&id)?;
+        if entries.contains_key(&id) {
+            return Err(format!("subscription {id} exists"));
+        }
+        let sub = Subscription::parse(spec, Declared::Runtime, &self.inner.node).map_err(|e| {
+            // An id the user never saw only clutters the reason.
+            let prefix = format!("subscription {id}: ");
+            match e.strip_prefix(&prefix) {
+                Some(reason) if generated => reason.to_owned(),
+                _ => e,
+            }
+        })?;
+        let mut runtime: Vec<Spec> = runtime_specs(&entries);
+        runtime.push(sub.spec.clone());
+        self.save(&runtime)?;
+        let outbox = Outbox::new(id.clone(), sub.filter.clone(), sub.queue);
+        let cancel = self
+            .running()
+            .clone()
+            .map(|parent| self.spawn(&sub, &outbox, &parent));
+        let listed = Listed {
+            declared: sub.declared,
+            subscription: sub.spec.clone(),
+        };
+        entries.insert(
+            id,
+            Entry {
+                sub,
+                outbox,
+                cancel,
+            },
+        );
+        Ok(listed)
+    }
+
+    /// Remove a run-time subscription; its queue is dropped.
+    pub fn unsubscribe(&self, id: &str) -> Result<Listed, String> {
+        let mut entries = self.entries();
+        let Some(entry) = entries.get(id) else {
+            return Err(format!("no subscription {id:?}"));
+        };
+        if entry.sub.declared == Declared::Config {
+            return Err(format!(
+                "subscription {id} is declared in the config file; remove it there and restart"
+            ));
+        }
+        let runtime: Vec<Spec> = runtime_specs(&entries)
+            .into_iter()
+            .filter(|s| s.id.as_deref() != Some(id))
+            .collect();
+        self.save(&runtime)?;
+        let entry = entries.remove(id).expect("checked above");
+        self.inner.broker.detach(id);
+        if let Some(cancel) = &entry.cancel {
+            cancel.cancel();
+        }
+        tracing::info!(id, "subscription removed");
+        Ok(Listed {
+            declared: entry.sub.declared,
+            subscription: entry.sub.spec,
+        })
+    }
+
+    /// Every subscription, by id.
+    pub fn list(&self) -> Vec<Listed> {
+        self.entries()
+            .values()
+            .map(|e| Listed {
+                declared: e.sub.declared,
+                subscription: e.sub.spec.clone(),
+            })
+            .collect()
+    }
+
+    /// Add `sink.ID.NAME` for every subscription's counters to `counters`.
+    pub fn counters(&self, counters: &mut BTreeMap<String, u64>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (id, e) in self.entries().iter() {
+            let c = &e.outbox.counters;
+            for (name, value) in [
+                ("delivered", c.delivered.load(Relaxed)),
+                ("retried", c.retried.load(Relaxed)),
+                ("failed", c.failed.load(Relaxed)),
+                ("dropped", c.dropped.load(Relaxed)),
+                ("dead_lettered", c.dead_lettered.load(Relaxed)),
+                ("queue_depth", e.outbox.depth() as u64),
+            ] {
+                counters.insert(format!("sink.{id}.{name}"), value);
+            }
+        }
+    }
+
+    fn save(&self, runtime: &[Spec]) -> Result<(), String> {
+        let saved = Saved {
+            version: 1,
+            subscriptions: runtime.to_vec(),
+        };
+        let bytes = serde_json::to_vec_pretty(&saved).map_err(|e| e.to_string())?;
+        write_atomically(&self.inner.state_dir, FILE, &bytes).map_err(|e| {
+            format!(
+                "cannot save the subscriptions in {}: {e} (set state_dir / --state-dir)",
+                self.inner.state_dir.display()
+            )
+        })
+    }
+
+    fn entries(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
+        self.inner.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn running(&self) -> MutexGuard<'_, Option<CancellationToken>> {
+        self.inner.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn runtime_specs(entries: &BTreeMap<String, Entry>) -> Vec<Spec> {
+    entries
+        .values()
+        .filter(|e| e.sub.declared == Declared::Runtime)
+        .map(|e| e.sub.spec.clone())
+        .collect()
+}
+
+/// Write `dir/name` so that a crash leaves the old file or the new one.
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, dir.join(name))?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("ptp-broker-registry-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn broker() -> Broker {
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        std::mem::forget(rx);
+        Broker::with_epoch(3, tx)
+    }
+
+    fn config(dir: &Path) -> Config {
+        Config {
+            state_dir: dir.display().to_string(),
+            subscription: vec![Spec {
+                id: Some("declared".into()),
+                uri: "http://127.0.0.1:9/x".into(),
+                ..Spec::default()
+            }],
+            ..Config::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn run_time_subscriptions_are_saved_and_read_back() {
+        let dir = temp_dir("saved");
+        let subs = Subscriptions::load(broker(), &config(&dir)).unwrap();
+        let added = subs
+            .subscribe(Spec {
+                uri: "tcp:127.0.0.1:9".into(),
+                ..Spec::default()
+            })
+            .unwrap();
+        let id = added.subscription.id.clone().unwrap();
+        assert!(id.starts_with("s-"));
+        assert!(
+            subs.subscribe(added.subscription.clone())
+                .unwrap_err()
+                .contains("exists")
+        );
+        assert!(
+            subs.unsubscribe("declared")
+                .unwrap_err()
+                .contains("config file")
+        );
+        assert!(subs.unsubscribe("nope").is_err());
+        let again = Subscriptions::load(broker(), &config(&dir)).unwrap();
+        let ids: Vec<_> = again
+            .list()
+            .into_iter()
+            .map(|l| l.subscription.id.unwrap())
+            .collect();
+        assert_eq!(ids, ["declared".to_owned(), id.clone()]);
+        again.unsubscribe(&id).unwrap();
+        let third = Subscriptions::load(broker(), &config(&dir)).unwrap();
+        assert_eq!(third.list().len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_broken_state_file_fails_the_start_with_its_name() {
+        let dir = temp_dir("broken");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(FILE), b"{not json").unwrap();
+        let err = Subscriptions::load(broker(), &config(&dir)).err().unwrap();
+        assert!(err.contains(FILE), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
