@@ -10,10 +10,14 @@
 //! (`upstream`: subscription manager, REST calls, Kubernetes discovery and
 //! port-forward). [`core`]: validation and stamping (`shared`), the state
 //! table (`table`, bounded in entries and bytes, paged by sequence number),
-//! the counters (`stats`) and what synthetic emits may do (`policy`).
-//! [`sink`]: the PUB socket (`publish` over our ZMTP fan-out `fanout`).
+//! the counters (`stats`), what synthetic emits may do (`policy`), and each
+//! subscription's `filter` and bounded queue (`outbox`).
+//! [`sink`]: the PUB socket (`publish` over our ZMTP fan-out `fanout`), and
+//! one task per subscription (`registry`, checked by `spec`): `webhook`,
+//! `jsonrpc`, `nats`, with the backoff they share (`retry`).
 //! [`server`] binds everything and runs it until shutdown. A sink never
-//! calls into a source; sources and sinks meet only in the core.
+//! calls into a source; sources hand events only to the core, and the
+//! query socket reaches the sinks only to add and remove subscriptions.
 #![deny(missing_docs)]
 
 pub mod config;

@@ -31,7 +31,7 @@ impl Config {
                 reason: "empty: a directory for run-time subscriptions is needed".to_owned(),
             });
         }
-        crate::sink::registry::config_subscriptions(self).map_err(|reason| {
+        crate::sink::spec::declared(&self.subscription, &self.node_name()).map_err(|reason| {
             ConfigError::Invalid {
                 key: "subscription",
                 reason,

@@ -247,6 +247,24 @@ impl Config {
         Ok(config)
     }
 
+    /// The node name `{node}` stands for in NATS subjects: `upstream.node`,
+    /// `kube.node_name`, `NODE_NAME`, the host name.
+    pub fn node_name(&self) -> String {
+        self.upstream
+            .node
+            .clone()
+            .or_else(|| self.kube.node_name.clone())
+            .filter(|n| !n.is_empty())
+            .or_else(|| std::env::var("NODE_NAME").ok().filter(|n| !n.is_empty()))
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+                    .filter(|h| !h.is_empty())
+            })
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+
     /// Is an upstream followed (`upstream.url` or `kube.enabled`)?
     pub fn following(&self) -> bool {
         self.upstream.url.is_some() || self.kube.enabled

@@ -103,8 +103,16 @@ impl Server {
             max_bytes: config.state.max_bytes,
         };
         let broker = Broker::new(tx, config.effective_emit_policy(), limits);
-        let subscriptions =
-            Subscriptions::load(broker.clone(), &config).map_err(StartError::Subscriptions)?;
+        let subscriptions = crate::sink::spec::declared(&config.subscription, &config.node_name())
+            .and_then(|declared| {
+                Subscriptions::load(
+                    broker.clone(),
+                    std::path::Path::new(&config.state_dir),
+                    config.node_name(),
+                    declared,
+                )
+            })
+            .map_err(StartError::Subscriptions)?;
         // ipc socket files are created with `ipc_mode` already, not the
         // umask's mode until the chmod below.
         let umask = IpcUmask::set(&config)?;

@@ -13,14 +13,12 @@ use proto::subscription::{Declared, Listed, Spec};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
 use crate::core::outbox::Outbox;
 use crate::core::shared::Broker;
 use crate::sink::spec::{Subscription, Target, check_id};
 use crate::sink::{jsonrpc, nats, webhook};
 
-/// Most subscriptions, config and run time together.
-pub const MAX_SUBSCRIPTIONS: usize = 1024;
+pub use crate::sink::spec::MAX_SUBSCRIPTIONS;
 /// The file in the state directory.
 pub const FILE: &str = "subscriptions.json";
 
@@ -53,54 +51,19 @@ struct Entry {
     cancel: Option<CancellationToken>,
 }
 
-/// The node name `{node}` stands for: `upstream.node`, `kube.node_name`,
-/// `NODE_NAME`, the host name.
-pub fn node_name(config: &Config) -> String {
-    config
-        .upstream
-        .node
-        .clone()
-        .or_else(|| config.kube.node_name.clone())
-        .filter(|n| !n.is_empty())
-        .or_else(|| std::env::var("NODE_NAME").ok().filter(|n| !n.is_empty()))
-        .or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .ok()
-                .map(|h| h.trim().to_owned())
-                .filter(|h| !h.is_empty())
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// Check every `[[subscription]]` of a config (ids given or `config-N`).
-pub fn config_subscriptions(config: &Config) -> Result<Vec<Subscription>, String> {
-    let node = node_name(config);
-    let mut seen = std::collections::BTreeSet::new();
-    let mut out = Vec::new();
-    for (n, spec) in config.subscription.iter().enumerate() {
-        let mut spec = spec.clone();
-        let id = spec
-            .id
-            .get_or_insert_with(|| format!("config-{}", n + 1))
-            .clone();
-        if !seen.insert(id.clone()) {
-            return Err(format!("subscription {id}: the id is used twice"));
-        }
-        out.push(Subscription::parse(spec, Declared::Config, &node)?);
-    }
-    if out.len() > MAX_SUBSCRIPTIONS {
-        return Err(format!("more than {MAX_SUBSCRIPTIONS} subscriptions"));
-    }
-    Ok(out)
-}
-
 impl Subscriptions {
     /// The config's subscriptions and the state directory's, checked, not
     /// started yet. A state file that cannot be read is an error: starting
     /// without subscriptions someone relies on would be silent loss.
-    pub fn load(broker: Broker, config: &Config) -> Result<Subscriptions, String> {
-        let node = node_name(config);
-        let state_dir = PathBuf::from(&config.state_dir);
+    /// `declared` are the config file's ([`crate::sink::spec::declared`]),
+    /// `node` fills `{node}` in NATS subjects.
+    pub fn load(
+        broker: Broker,
+        state_dir: &Path,
+        node: String,
+        declared: Vec<Subscription>,
+    ) -> Result<Subscriptions, String> {
+        let state_dir = state_dir.to_path_buf();
         let mut entries = BTreeMap::new();
         let add = |entries: &mut BTreeMap<String, Entry>, sub: Subscription| {
             let id = sub.spec.id.clone().unwrap_or_default();
@@ -114,7 +77,7 @@ impl Subscriptions {
                 },
             );
         };
-        for sub in config_subscriptions(config)? {
+        for sub in declared {
             add(&mut entries, sub);
         }
         let path = state_dir.join(FILE);
@@ -362,22 +325,22 @@ mod tests {
         Broker::with_epoch(3, tx)
     }
 
-    fn config(dir: &Path) -> Config {
-        Config {
-            state_dir: dir.display().to_string(),
-            subscription: vec![Spec {
+    fn load(dir: &Path) -> Result<Subscriptions, String> {
+        let declared = crate::sink::spec::declared(
+            &[Spec {
                 id: Some("declared".into()),
                 uri: "http://127.0.0.1:9/x".into(),
                 ..Spec::default()
             }],
-            ..Config::default()
-        }
+            "n1",
+        )?;
+        Subscriptions::load(broker(), dir, "n1".into(), declared)
     }
 
     #[tokio::test]
     async fn run_time_subscriptions_are_saved_and_read_back() {
         let dir = temp_dir("saved");
-        let subs = Subscriptions::load(broker(), &config(&dir)).unwrap();
+        let subs = load(&dir).unwrap();
         let added = subs
             .subscribe(Spec {
                 uri: "tcp:127.0.0.1:9".into(),
@@ -397,7 +360,7 @@ mod tests {
                 .contains("config file")
         );
         assert!(subs.unsubscribe("nope").is_err());
-        let again = Subscriptions::load(broker(), &config(&dir)).unwrap();
+        let again = load(&dir).unwrap();
         let ids: Vec<_> = again
             .list()
             .into_iter()
@@ -405,7 +368,7 @@ mod tests {
             .collect();
         assert_eq!(ids, ["declared".to_owned(), id.clone()]);
         again.unsubscribe(&id).unwrap();
-        let third = Subscriptions::load(broker(), &config(&dir)).unwrap();
+        let third = load(&dir).unwrap();
         assert_eq!(third.list().len(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -415,7 +378,7 @@ mod tests {
         let dir = temp_dir("broken");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(FILE), b"{not json").unwrap();
-        let err = Subscriptions::load(broker(), &config(&dir)).err().unwrap();
+        let err = load(&dir).err().unwrap();
         assert!(err.contains(FILE), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -17,6 +17,8 @@ const MAX_ID: usize = 64;
 const MAX_URI: usize = 2048;
 /// Longest queue.
 const MAX_QUEUE: usize = 1 << 20;
+/// Most subscriptions, config and run time together.
+pub const MAX_SUBSCRIPTIONS: usize = 1024;
 
 /// Which sink, configured.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +98,28 @@ pub fn check_id(id: &str) -> Result<(), String> {
         return Err(format!("id {id:?}: 1 to {MAX_ID} of A-Z a-z 0-9 - _"));
     }
     Ok(())
+}
+
+/// Check every `[[subscription]]` of a config file (ids given, or
+/// `config-N` for the N-th); `node` fills `{node}`.
+pub fn declared(specs: &[Spec], node: &str) -> Result<Vec<Subscription>, String> {
+    if specs.len() > MAX_SUBSCRIPTIONS {
+        return Err(format!("more than {MAX_SUBSCRIPTIONS} subscriptions"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (n, spec) in specs.iter().enumerate() {
+        let mut spec = spec.clone();
+        let id = spec
+            .id
+            .get_or_insert_with(|| format!("config-{}", n + 1))
+            .clone();
+        if !seen.insert(id.clone()) {
+            return Err(format!("subscription {id}: the id is used twice"));
+        }
+        out.push(Subscription::parse(spec, Declared::Config, node)?);
+    }
+    Ok(out)
 }
 
 impl Subscription {
