@@ -50,6 +50,10 @@ pub struct Spec {
     /// Webhook: where what finally failed goes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter: Option<String>,
+    /// Webhook: PEM file of CA certificates trusted besides the system's
+    /// (for `https://` destinations with a private CA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
     /// JSON-RPC: requests that wait for a reply instead of notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<bool>,

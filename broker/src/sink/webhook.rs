@@ -36,6 +36,8 @@ pub struct WebhookConfig {
     pub retry_after_max: Duration,
     /// Where what finally failed goes.
     pub dead_letter: Option<reqwest::Url>,
+    /// CA certificates (PEM) trusted besides the system's.
+    pub ca: Option<Vec<u8>>,
 }
 
 /// CloudEvents HTTP binding mode.
@@ -79,6 +81,7 @@ impl WebhookConfig {
                 "backoff_max_ms",
                 "retry_after_max_ms",
                 "dead_letter",
+                "ca_file",
             ],
         )?;
         let mode = match spec.mode.as_deref() {
@@ -96,7 +99,19 @@ impl WebhookConfig {
         if timeout.is_zero() {
             return Err("timeout_ms 0: must be at least 1".into());
         }
+        let ca = match &spec.ca_file {
+            None => None,
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| format!("ca_file {path:?}: {e}"))?;
+                match reqwest::Certificate::from_pem_bundle(&pem) {
+                    Ok(certs) if !certs.is_empty() => Some(pem),
+                    Ok(_) => return Err(format!("ca_file {path:?}: no PEM certificate in it")),
+                    Err(e) => return Err(format!("ca_file {path:?}: {e}")),
+                }
+            }
+        };
         Ok(WebhookConfig {
+            ca,
             url: parse_url("uri", &spec.uri)?,
             mode,
             timeout,
@@ -128,10 +143,15 @@ struct Failure {
 }
 
 /// An HTTP client for sinks: no redirects (3xx is a failure, as in knative),
-/// no proxy from the environment, TLS with the system's roots.
-pub fn client() -> Result<reqwest::Client, String> {
+/// no proxy from the environment, TLS with the system's roots and `ca`.
+pub fn client(ca: Option<&[u8]>) -> Result<reqwest::Client, String> {
     crate::install_tls();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    if let Some(pem) = ca {
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(2)
         .user_agent(concat!("ptp-broker/", env!("CARGO_PKG_VERSION")))
@@ -146,7 +166,7 @@ pub async fn run(
     broker: Broker,
     cancel: CancellationToken,
 ) {
-    let client = match client() {
+    let client = match client(config.ca.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(sink = outbox.id(), "webhook sink not started: {e}");

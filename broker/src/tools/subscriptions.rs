@@ -59,6 +59,9 @@ pub struct SubscribeArgs {
     /// Webhook: an http(s):// URI that gets what finally failed, with ptperror* attributes.
     #[arg(long, value_name = "URI")]
     dead_letter: Option<String>,
+    /// Webhook: PEM file of CA certificates to trust besides the system's (https://).
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<String>,
     /// JSON-RPC: send requests with ids and wait for each reply (OpenSIPS sync_mode).
     #[arg(long)]
     sync: bool,
@@ -97,6 +100,7 @@ impl SubscribeArgs {
             backoff_max_ms: self.backoff_max_ms,
             retry_after_max_ms: self.retry_after_max_ms,
             dead_letter: self.dead_letter,
+            ca_file: self.ca_file,
             sync: self.sync.then_some(true),
             event_param: self.event_param,
             subject: self.subject,
