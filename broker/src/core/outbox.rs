@@ -4,12 +4,14 @@
 //! a queue's order is sequence order) and never waits: the queue is bounded,
 //! and when it is full the newest state wins. A queued older event of the
 //! same resource is replaced; otherwise the oldest queued event is dropped
-//! and its (type, resource) remembered as *stale*. When the queue is empty
-//! the sink task is handed the state table's current event for each stale
-//! key, so after any overflow the destination still ends at the latest
-//! truth. Every drop is counted.
+//! and, unless a newer event of its (type, resource) is still queued, that
+//! key is remembered by the dropped event's seq. Remembered keys are older
+//! than everything queued, so they are handed out first, in seq order, each
+//! as the state table's current event: the destination sees seq increase
+//! and still ends at the latest truth of every resource. Every drop is
+//! counted.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -62,7 +64,10 @@ pub struct Outbox {
 #[derive(Debug, Default)]
 struct Inner {
     queue: VecDeque<(Key, Arc<Event>)>,
-    stale: BTreeSet<Key>,
+    /// Keys whose latest event was dropped, by that event's seq.
+    stale: BTreeMap<u64, Key>,
+    /// The same, by key.
+    stale_seq: HashMap<Key, u64>,
 }
 
 impl Outbox {
@@ -92,16 +97,19 @@ impl Outbox {
     /// Queue an event (the core does, in sequence order). Never waits.
     pub fn offer(&self, key: &Key, event: &Arc<Event>) {
         let mut inner = self.lock();
-        if !inner.stale.is_empty() {
-            // This event is newer than whatever was dropped for its key.
-            inner.stale.remove(key);
+        if let Some(seq) = inner.stale_seq.remove(key) {
+            // This event is newer than what was dropped for its key.
+            inner.stale.remove(&seq);
         }
         if inner.queue.len() >= self.capacity {
             SinkCounters::bump(&self.counters.dropped);
             if let Some(at) = inner.queue.iter().position(|(k, _)| k == key) {
                 inner.queue.remove(at);
-            } else if let Some((old, _)) = inner.queue.pop_front() {
-                inner.stale.insert(old);
+            } else if let Some((old, dropped)) = inner.queue.pop_front()
+                && !inner.queue.iter().any(|(k, _)| *k == old)
+            {
+                inner.stale.insert(dropped.meta.seq, old.clone());
+                inner.stale_seq.insert(old, dropped.meta.seq);
             }
         }
         inner.queue.push_back((key.clone(), Arc::clone(event)));
@@ -126,8 +134,9 @@ impl Outbox {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// The next event to deliver: the queue's oldest, else the current state
-    /// of a stale key; waits when there is neither. `None` once closed.
+    /// The next event to deliver: the current state of the oldest
+    /// remembered key, else the queue's oldest; waits when there is neither.
+    /// `None` once closed.
     pub async fn next(&self, broker: &Broker) -> Option<Arc<Event>> {
         loop {
             if self.is_closed() {
@@ -135,10 +144,16 @@ impl Outbox {
             }
             let stale = {
                 let mut inner = self.lock();
-                if let Some((_, event)) = inner.queue.pop_front() {
-                    return Some(event);
+                match inner.stale.pop_first() {
+                    Some((_, key)) => {
+                        inner.stale_seq.remove(&key);
+                        Some(key)
+                    }
+                    None => match inner.queue.pop_front() {
+                        Some((_, event)) => return Some(event),
+                        None => None,
+                    },
                 }
-                inner.stale.pop_first()
             };
             if let Some(key) = stale {
                 // Read the table without holding our lock (the core takes
@@ -232,19 +247,28 @@ mod tests {
         assert_eq!(o.counters.dropped.load(Ordering::Relaxed), 2);
         let got = drain(&o, &b).await;
         assert_eq!(got.last().unwrap().1, "HOLDOVER");
-        // Many resources: the oldest go stale and come back at their latest.
+        // Many resources: the oldest are remembered and come back at their
+        // latest, in seq order.
         for i in 0..10 {
             emit(&b, &format!("/r/{i}"), "LOCKED");
         }
         emit(&b, "/r/0", "FREERUN");
+        emit(&b, "/r/5", "HOLDOVER");
         let got = drain(&o, &b).await;
+        let seqs: Vec<u64> = got.iter().map(|g| g.2).collect();
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "seq increases: {seqs:?}"
+        );
+        assert_eq!(got.iter().filter(|g| g.0 == "/r/5").count(), 1, "{got:?}");
         let mut latest = std::collections::BTreeMap::new();
         for (r, v, _) in &got {
             latest.insert(r.clone(), v.clone());
         }
         assert_eq!(latest.len(), 10, "every resource delivered: {got:?}");
         assert_eq!(latest["/r/0"], "FREERUN");
-        assert!(latest.values().filter(|v| *v == "LOCKED").count() == 9);
+        assert_eq!(latest["/r/5"], "HOLDOVER");
+        assert_eq!(latest.values().filter(|v| *v == "LOCKED").count(), 8);
         // Per resource the order holds.
         let r0: Vec<_> = got.iter().filter(|(r, ..)| r == "/r/0").collect();
         assert_eq!(r0.last().unwrap().1, "FREERUN");
