@@ -6,14 +6,19 @@
 //!
 //! Layout: [`procs`] owns child processes (always killed, read with
 //! deadlines, /proc sampling); [`peers`] starts each system under test;
-//! [`scenarios`] is the load procedure and the three scenarios; [`report`]
-//! renders markdown. `bench-sub` and `bench-emit` (sub.rs, emit.rs) are the
-//! helper processes; [`wire`] is what they share with this driver.
+//! [`harness`] is the load procedure, [`search`] the rate search;
+//! [`scenarios`] are the first three scenarios, [`sinks`] the fourth (the
+//! broker's webhook, JSON-RPC and NATS sinks); [`report`] renders markdown.
+//! `bench-sub` and `bench-emit` (sub.rs with sub_listen.rs, emit.rs) are
+//! the helper processes; [`wire`] is what they share with this driver.
 
+mod harness;
 mod peers;
 mod procs;
 mod report;
 mod scenarios;
+mod search;
+mod sinks;
 #[path = "wire/mod.rs"]
 #[allow(dead_code)] // shared by three binaries; each uses a part
 mod wire;
@@ -28,7 +33,7 @@ use report::Results;
 use scenarios::Sizes;
 
 #[derive(Parser)]
-#[command(about = "ptp-broker vs libzmq forwarder vs nats-server vs direct HTTP")]
+#[command(about = "ptp-broker vs libzmq forwarder vs nats-server vs direct HTTP, and its sinks")]
 struct Args {
     /// Tiny sizes for CI (seconds); exit non-zero on any loss or failure.
     #[arg(long)]
@@ -36,8 +41,8 @@ struct Args {
     /// Also write the report into docs/BENCHMARKS.md.
     #[arg(long)]
     write: bool,
-    /// Scenarios to run (1 fan-out, 2 latency, 3 scale).
-    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    /// Scenarios to run (1 fan-out, 2 latency, 3 scale, 4 sinks).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4")]
     scenarios: Vec<u8>,
     /// Fan-out K values, overriding the defaults.
     #[arg(long, value_delimiter = ',')]
@@ -109,6 +114,24 @@ fn run() -> anyhow::Result<bool> {
                     .errors
                     .push(format!("scale {}: {e:#}", system.name())),
             }
+        }
+    }
+    if args.scenarios.contains(&4) {
+        eprintln!("scenario 4: sinks");
+        if env.broker_sinks {
+            for &rate in &sizes.sink_rates {
+                match sinks::webhooks(&env, &sizes, rate) {
+                    Ok(rows) => results.webhooks.extend(rows),
+                    Err(e) => results.errors.push(format!("sinks, webhooks: {e:#}")),
+                }
+            }
+            for sink in sinks::Sink::ALL {
+                results.sink_rates.push(sinks::rate(&env, &sizes, sink));
+            }
+        } else {
+            results.not_run.push(
+                "sinks: this ptp-broker has no subscriptions (subscribe, --state-dir)".to_owned(),
+            );
         }
     }
 

@@ -21,6 +21,9 @@ pub struct Env {
     pub forwarder: PathBuf,
     /// Whether this ptp-broker has the HTTP receiver (`--http`).
     pub broker_http: bool,
+    /// Whether this ptp-broker has sink subscriptions (`subscribe`,
+    /// `--state-dir`).
+    pub broker_sinks: bool,
 }
 
 impl Env {
@@ -57,12 +60,15 @@ impl Env {
         let help = Command::new(bin_dir.join("ptp-broker"))
             .arg("--help")
             .output()?;
-        let broker_http = String::from_utf8_lossy(&help.stdout).contains("--http");
+        let help = String::from_utf8_lossy(&help.stdout);
+        let broker_http = help.contains("--http");
+        let broker_sinks = help.contains("--state-dir") && help.contains("subscribe");
         Ok(Env {
             bin_dir,
             logs,
             forwarder,
             broker_http,
+            broker_sinks,
         })
     }
 
@@ -93,6 +99,8 @@ pub struct Running {
     pub subscribe: String,
     /// The broker's HTTP receiver, `host:port`.
     pub http: Option<String>,
+    /// The broker's query endpoint (stats, subscriptions).
+    pub query: Option<String>,
     /// From spawn to the ready line.
     pub startup: Duration,
 }
@@ -143,6 +151,18 @@ impl System {
                         .args(["--http", "127.0.0.1:0"])
                         .env("PTP_BROKER_HTTP__OPEN", "true");
                 }
+                if env.broker_sinks {
+                    // An empty state directory of its own: no subscription
+                    // of an earlier run (or of this user's brokers) comes back.
+                    let state = env.logs.join("state").join(&name);
+                    match std::fs::remove_dir_all(&state) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(e).context(format!("clear {}", state.display()));
+                        }
+                        _ => {}
+                    }
+                    command.arg("--state-dir").arg(&state);
+                }
                 let mut proc = Proc::spawn(&name, command, &env.logs)?;
                 let line = proc.expect("ptp-broker ready", deadline)?;
                 let startup = begun.elapsed();
@@ -153,6 +173,7 @@ impl System {
                         .context("publish=")?
                         .to_owned(),
                     http: field(&line, "http").map(str::to_owned),
+                    query: field(&line, "query").map(str::to_owned),
                     proc,
                     startup,
                 })
@@ -166,6 +187,7 @@ impl System {
                     emit: field(&line, "emit").context("emit=")?.to_owned(),
                     subscribe: field(&line, "publish").context("publish=")?.to_owned(),
                     http: None,
+                    query: None,
                     proc,
                     startup,
                 })
@@ -187,6 +209,7 @@ impl System {
                     emit: addr.clone(),
                     subscribe: addr,
                     http: None,
+                    query: None,
                     proc,
                     startup,
                 })

@@ -9,8 +9,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+mod sinks;
+
 use crate::peers::System;
 use crate::scenarios::{Fanout, Latency, Scale};
+use crate::search::Trial;
+use crate::sinks::{SinkRate, WebhookFanout};
 
 /// Everything one run measured.
 #[derive(Default)]
@@ -18,6 +22,9 @@ pub struct Results {
     pub fanout: Vec<Fanout>,
     pub latency: Vec<Latency>,
     pub scale: Vec<Scale>,
+    /// Scenario 4: webhook fan-out (broker, direct) and the rate per sink.
+    pub webhooks: Vec<WebhookFanout>,
+    pub sink_rates: Vec<SinkRate>,
     /// Failures that stopped a scenario (not measurements).
     pub errors: Vec<String>,
     /// Parts skipped because what they measure does not exist yet.
@@ -41,6 +48,18 @@ fn ratio(a: f64, b: f64) -> String {
     } else {
         "–".to_owned()
     }
+}
+
+/// A search's trials: `rate verdict, …`.
+fn trace(trials: &[Trial]) -> String {
+    let trace: Vec<String> = trials
+        .iter()
+        .map(|t| {
+            let verdict = if t.ok { "ok" } else { t.why.as_str() };
+            format!("{:.0} {verdict}", t.rate)
+        })
+        .collect();
+    trace.join(", ")
 }
 
 /// Machine, date and command, for the record.
@@ -114,15 +133,7 @@ impl Results {
         if self.fanout.iter().any(|f| f.trials.len() > 1) {
             md.push_str("\nSearch trace (each trial a fresh run):\n\n");
             for f in &self.fanout {
-                let trace: Vec<String> = f
-                    .trials
-                    .iter()
-                    .map(|t| {
-                        let verdict = if t.ok { "ok" } else { t.why.as_str() };
-                        format!("{:.0} {verdict}", t.rate)
-                    })
-                    .collect();
-                let _ = writeln!(md, "- K={} {}: {}", f.k, f.system.name(), trace.join(", "));
+                let _ = writeln!(md, "- K={} {}: {}", f.k, f.system.name(), trace(&f.trials));
             }
         }
         if !self.latency.is_empty() {
@@ -175,6 +186,7 @@ impl Results {
                 );
             }
         }
+        md.push_str(&self.sinks());
         md.push_str(&self.goals());
         if !self.not_run.is_empty() {
             md.push_str("\n### Not run\n\n");
@@ -244,6 +256,10 @@ impl Results {
                 yes(s.loaded_rss <= 150 << 20)
             );
         }
+        // Nothing measured that a goal is about (e.g. `--scenarios 4`).
+        if md.ends_with("|---|---|---|\n") {
+            return String::new();
+        }
         md
     }
 
@@ -254,7 +270,13 @@ impl Results {
         self.errors.is_empty()
             && self.latency.iter().all(|l| l.ok)
             && self.scale.iter().all(|s| s.ok)
-            && (!fixed_rate || self.fanout.iter().all(|f| f.trials.iter().all(|t| t.ok)))
+            && self.webhooks.iter().all(|w| w.ok)
+            && (!fixed_rate
+                || (self.fanout.iter().all(|f| f.trials.iter().all(|t| t.ok))
+                    && self
+                        .sink_rates
+                        .iter()
+                        .all(|r| r.found.trials.iter().all(|t| t.ok))))
     }
 }
 

@@ -1,24 +1,26 @@
 //! `bench-sub`: one subscriber process of the benchmark. It opens one or
-//! more sockets of one kind (ZeroMQ SUB, NATS, or an HTTP webhook), checks
-//! every event it receives (count, `seq` contiguity, emitter number), and
-//! speaks a line protocol with the bench driver:
+//! more sockets of one kind (ZeroMQ SUB, NATS, an HTTP webhook, or a
+//! JSON-RPC receiver), checks every event it receives (count, `seq`
+//! contiguity, emitter number), and speaks a line protocol with the bench
+//! driver:
 //!
-//! - stdout `ready [http=ADDR]` once every socket is connected and subscribed;
+//! - stdout `ready [http=ADDR | jsonrpc=ADDR]` once every socket is connected
+//!   and subscribed (or, for the two that listen, bound);
 //! - stdout `warm` once every socket has received an event;
 //! - stdin `range FIRST LAST` names the measured events; each socket then runs
 //!   until it has seen LAST or has been idle for `--drain-ms`;
 //! - stdout one JSON line, a list of `SocketReport`, one per socket; exit 0.
 
 use std::io::{BufRead, Write};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use tokio::io::{AsyncWriteExt, BufReader};
 use zeromq::{Socket, SocketRecv};
 
+mod sub_listen;
 #[path = "wire/mod.rs"]
 #[allow(dead_code)] // shared by three binaries; each uses a part
 mod wire;
@@ -31,9 +33,22 @@ struct Args {
     /// Socket kind.
     #[arg(long, value_enum)]
     mode: Mode,
-    /// ZeroMQ endpoint to connect, NATS `host:port`, or (http) address to bind.
+    /// ZeroMQ endpoint to connect, NATS `host:port`, or (http, jsonrpc) address to bind.
     #[arg(long)]
     connect: String,
+    /// NATS: the subject to subscribe to [default: the bench event's type].
+    #[arg(long)]
+    subject: Option<String>,
+    /// NATS: what a message holds, `frame` (the MessagePack event) or
+    /// `json` (CloudEvent JSON, as the broker's NATS sink publishes).
+    #[arg(long, value_enum, default_value = "frame")]
+    payload: Payload,
+    /// JSON bodies must carry the broker's `epoch`, `seq` and `origin`.
+    #[arg(long)]
+    stamps: bool,
+    /// jsonrpc: the calls are requests with ids; answer each with a result.
+    #[arg(long)]
+    sync: bool,
     /// Sockets to open in this process (zmq and nats).
     #[arg(long, default_value_t = 1)]
     sockets: usize,
@@ -53,6 +68,13 @@ enum Mode {
     Zmq,
     Nats,
     Http,
+    Jsonrpc,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Payload {
+    Frame,
+    Json,
 }
 
 /// What the receivers and the driver's stdin share.
@@ -91,7 +113,7 @@ fn main() -> anyhow::Result<()> {
     let tallies = match args.mode {
         Mode::Zmq => runtime.block_on(run_zmq(&args, &ctl))?,
         Mode::Nats => run_nats(&args, &ctl)?,
-        Mode::Http => runtime.block_on(run_http(&args, &ctl))?,
+        Mode::Http | Mode::Jsonrpc => runtime.block_on(sub_listen::run(&args, &ctl))?,
     };
     let (first, last) = ctl.range().context("no range")?;
     let reports: Vec<_> = tallies.iter().map(|t| t.report(first, last)).collect();
@@ -192,7 +214,8 @@ fn run_nats(args: &Args, ctl: &Arc<Control>) -> anyhow::Result<Vec<Tally>> {
     let mut conns = Vec::with_capacity(args.sockets);
     for sid in 0..args.sockets {
         let mut nats = wire::nats::Nats::connect(&args.connect)?;
-        nats.subscribe(wire::load::topic(), sid as u32 + 1)?;
+        let subject = args.subject.as_deref().unwrap_or(wire::load::topic());
+        nats.subscribe(subject, sid as u32 + 1)?;
         conns.push(nats);
     }
     say("ready");
@@ -203,6 +226,7 @@ fn run_nats(args: &Args, ctl: &Arc<Control>) -> anyhow::Result<Vec<Tally>> {
         .map(|mut nats| {
             let ctl = Arc::clone(ctl);
             let (verify, times) = (args.verify, args.times);
+            let (payload, stamps) = (args.payload, args.stamps);
             std::thread::spawn(move || {
                 let mut tally = Tally::new(times);
                 let mut idle_since = Instant::now();
@@ -212,19 +236,25 @@ fn run_nats(args: &Args, ctl: &Arc<Control>) -> anyhow::Result<Vec<Tally>> {
                         had_range = true;
                         idle_since = Instant::now();
                     }
-                    let wire::nats::Incoming::Msg { subject, payload } =
-                        nats.next_within(Duration::from_millis(50))?
+                    let wire::nats::Incoming::Msg {
+                        subject,
+                        payload: body,
+                    } = nats.next_within(Duration::from_millis(50))?
                     else {
                         continue;
                     };
                     if tally.ns.is_empty() {
                         ctl.warm.fetch_add(1, Ordering::AcqRel);
                     }
-                    tally.record(wire::load::check_frames(
-                        subject.as_bytes(),
-                        &payload,
-                        verify,
-                    ));
+                    tally.record(match payload {
+                        Payload::Frame => {
+                            wire::load::check_frames(subject.as_bytes(), &body, verify)
+                        }
+                        Payload::Json => match verify {
+                            Verify::Full => wire::load::check_json(&body, stamps),
+                            Verify::Seq => wire::load::scan_json(&body, stamps),
+                        },
+                    });
                     idle_since = Instant::now();
                 }
                 anyhow::Ok(tally)
@@ -235,70 +265,4 @@ fn run_nats(args: &Args, ctl: &Arc<Control>) -> anyhow::Result<Vec<Tally>> {
         .into_iter()
         .map(|t| t.join().map_err(|_| anyhow::anyhow!("receiver panicked"))?)
         .collect()
-}
-
-async fn run_http(args: &Args, ctl: &Arc<Control>) -> anyhow::Result<Vec<Tally>> {
-    if args.sockets != 1 {
-        bail!("http mode has one webhook per process");
-    }
-    let listener = tokio::net::TcpListener::bind(&args.connect).await?;
-    let tally = Arc::new(Mutex::new(Tally::new(args.times)));
-    say(&format!("ready http={}", listener.local_addr()?));
-    serve_driver(ctl, 1);
-    let accept_tally = Arc::clone(&tally);
-    let accept_ctl = Arc::clone(ctl);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(serve_webhook(
-                stream,
-                Arc::clone(&accept_tally),
-                Arc::clone(&accept_ctl),
-            ));
-        }
-    });
-    let drain = Duration::from_millis(args.drain_ms);
-    let mut idle_since = Instant::now();
-    let mut seen = 0;
-    let mut had_range = false;
-    loop {
-        {
-            // Held only to read; webhook handlers lock it per event.
-            let tally = tally.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-            if tally.ns.len() != seen {
-                seen = tally.ns.len();
-                idle_since = Instant::now();
-            }
-            if !had_range && ctl.range().is_some() {
-                had_range = true;
-                idle_since = Instant::now();
-            }
-            if ctl.done(&tally, idle_since, drain) {
-                return Ok(vec![tally.clone()]);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-/// One webhook connection: read POSTs, check each event, answer 204.
-async fn serve_webhook(stream: tokio::net::TcpStream, tally: Arc<Mutex<Tally>>, ctl: Arc<Control>) {
-    let mut stream = BufReader::new(stream);
-    while let Ok(Some((_, body))) = wire::http::read_message(&mut stream).await {
-        let checked = wire::load::check_json(&body);
-        if let Ok(mut tally) = tally.lock() {
-            if tally.ns.is_empty() {
-                ctl.warm.fetch_add(1, Ordering::AcqRel);
-            }
-            tally.record(checked);
-        }
-        if stream
-            .get_mut()
-            .write_all(wire::http::NO_CONTENT)
-            .await
-            .is_err()
-        {
-            return;
-        }
-    }
 }

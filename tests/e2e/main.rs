@@ -10,13 +10,17 @@
 //! - `truth`: forged pushes, bad values, the emit policy, origin, no stale
 //!   state after a restart;
 //! - `upstream`: following the upstream simulator, through its restarts and ours.
+//! - `sinks`: subscriptions delivering to webhooks, JSON-RPC over TCP and NATS
+//!   (docs/SINKS.md), against the real receivers in `peers`.
 
 mod api;
 mod bad_input;
 mod bounds;
 mod cli;
 mod fabric;
+mod peers;
 mod resilience;
+mod sinks;
 mod truth;
 mod upstream;
 mod util;

@@ -113,21 +113,76 @@ pub fn check_frames(topic: &[u8], body: &[u8], verify: Verify) -> Option<(u64, u
     }
 }
 
-/// Read `(n, seq)` from a CloudEvent JSON body POSTed to a webhook. The
-/// event is parsed in full with `proto`; `seq` is the extension attribute
-/// the bench emitter adds (the upstream itself sends none).
-pub fn check_json(body: &[u8]) -> Option<(u64, u64)> {
+/// Read `(n, seq)` from a CloudEvent JSON body: POSTed to a webhook, a
+/// NATS payload of the broker's NATS sink, or (re-serialized) the `params`
+/// of a JSON-RPC call. The event is parsed in full with `proto`; `seq` is
+/// the extension attribute the bench emitter or the broker adds (the
+/// upstream itself sends none). With `stamps`, the body must carry all
+/// three of the broker's extension attributes: `epoch` (not 0), `seq` and
+/// `origin`.
+pub fn check_json(body: &[u8], stamps: bool) -> Option<(u64, u64)> {
+    let doc: serde_json::Value = serde_json::from_slice(body).ok()?;
+    check_parsed(body, &doc, stamps)
+}
+
+/// [`check_json`] of a document already parsed (a JSON-RPC call's `params`).
+pub fn check_value(doc: &serde_json::Value, stamps: bool) -> Option<(u64, u64)> {
+    let body = serde_json::to_vec(doc).ok()?;
+    check_parsed(&body, doc, stamps)
+}
+
+fn check_parsed(body: &[u8], doc: &serde_json::Value, stamps: bool) -> Option<(u64, u64)> {
     let events = proto::cloudevent::parse_structured(body).ok()?;
     let [event] = events.as_slice() else {
         return None;
     };
     let n = n_from_id(&event.id)?;
-    let doc: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let seq = doc
-        .get("seq")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(n);
-    Some((n, seq))
+    let seq = doc.get("seq").map(serde_json::Value::as_u64);
+    if stamps {
+        let epoch = doc.get("epoch").and_then(serde_json::Value::as_u64);
+        let origin = doc.get("origin").and_then(serde_json::Value::as_str);
+        if !matches!(epoch, Some(1..)) || !matches!(origin, Some("upstream" | "synthetic")) {
+            return None;
+        }
+        return Some((n, seq??));
+    }
+    match seq {
+        Some(seq) => Some((n, seq?)),
+        None => Some((n, n)),
+    }
+}
+
+/// [`check_json`] without parsing, for the throughput trials of the sinks:
+/// `n` from the `id` string, `seq` (and with `stamps`, a non-zero `epoch`
+/// and an `origin`) read by a byte scan of compact JSON as serde_json
+/// writes it. The event's `id` is the only `"id":"` (a JSON-RPC request's
+/// own `id` is a number), and `seq`, `epoch`, `origin` occur only as the
+/// extension attributes.
+pub fn scan_json(body: &[u8], stamps: bool) -> Option<(u64, u64)> {
+    let at = find(body, b"\"id\":\"")? + 6;
+    let len = body.get(at..)?.iter().position(|&b| b == b'"')?;
+    let n = n_from_id(std::str::from_utf8(&body[at..at + len]).ok()?)?;
+    let seq = json_uint(body, b"\"seq\":");
+    if stamps {
+        let epoch = json_uint(body, b"\"epoch\":")?;
+        find(body, b"\"origin\":\"")?;
+        return (epoch != 0).then_some((n, seq?));
+    }
+    Some((n, seq.unwrap_or(n)))
+}
+
+/// The unsigned integer right after `key` in `body`, if `key` is there.
+pub fn json_uint(body: &[u8], key: &[u8]) -> Option<u64> {
+    let at = find(body, key)? + key.len();
+    let digits = body
+        .get(at..)?
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    std::str::from_utf8(&body[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// What one subscriber socket saw.
@@ -269,6 +324,29 @@ mod tests {
                 Some((n, seq))
             );
         }
+    }
+
+    #[test]
+    fn json_checks_read_the_stamps() {
+        let mut event = bench_event(42, 7);
+        let plain = serde_json::to_vec(&proto::cloudevent::to_json(&event, false)).unwrap();
+        assert_eq!(check_json(&plain, false), Some((42, 42)), "no seq: n");
+        assert_eq!(check_json(&plain, true), None, "no stamps");
+        event.meta.epoch = 99;
+        let doc = proto::cloudevent::to_json(&event, true);
+        let stamped = serde_json::to_vec(&doc).unwrap();
+        assert_eq!(check_json(&stamped, true), Some((42, 7)));
+        assert_eq!(check_value(&doc, true), Some((42, 7)));
+        assert_eq!(check_json(b"{}", false), None);
+        assert_eq!(scan_json(&plain, false), Some((42, 42)));
+        assert_eq!(scan_json(&plain, true), None);
+        assert_eq!(scan_json(&stamped, true), Some((42, 7)));
+        let call = serde_json::to_vec(&serde_json::json!({
+            "jsonrpc": "2.0", "id": 31, "method": topic(), "params": doc,
+        }))
+        .unwrap();
+        assert_eq!(scan_json(&call, true), Some((42, 7)));
+        assert_eq!(json_uint(&call, b"\"id\":"), Some(31));
     }
 
     #[test]
