@@ -15,11 +15,14 @@
 //! [`sink`]: the PUB socket (`publish` over our ZMTP fan-out `fanout`), and
 //! one task per subscription (`registry`, checked by `spec`): `webhook`,
 //! `jsonrpc`, `nats`, with the backoff they share (`retry`).
+//! [`api`] is the O-RAN v2 REST API for local consumers: a front for
+//! webhook subscriptions in the registry and for the state table.
 //! [`server`] binds everything and runs it until shutdown. A sink never
 //! calls into a source; sources hand events only to the core, and the
 //! query socket reaches the sinks only to add and remove subscriptions.
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod config;
 pub mod core;
 pub mod server;

@@ -110,6 +110,13 @@ struct Settings {
     /// Label selector of the daemon pods [default: app=linuxptp-daemon] (key: kube.label_selector).
     #[arg(long, value_name = "SELECTOR")]
     kube_selector: Option<String>,
+    /// O-RAN v2 REST API for local consumers [default: 127.0.0.1:9043], under
+    /// /api/ocloudNotifications/v2 and /ocloudNotifications/v2 (key: api.listen).
+    #[arg(long, value_name = "ADDR", conflicts_with = "no_api")]
+    api_listen: Option<String>,
+    /// Do not serve the O-RAN v2 API (key: api.enabled = false).
+    #[arg(long)]
+    no_api: bool,
     /// Directory for state that survives restarts: the run-time subscriptions
     /// [default: /var/lib/ptp-broker for root, else $XDG_STATE_HOME/ptp-broker or
     /// ~/.local/state/ptp-broker] (key: state_dir).
@@ -168,6 +175,8 @@ impl Settings {
         set("kube.namespace", &self.kube_namespace);
         set("kube.label_selector", &self.kube_selector);
         set("state_dir", &self.state_dir);
+        set("api.listen", &self.api_listen);
+        set("api.enabled", &self.no_api.then(|| "false".to_owned()));
         Config::load(self.config.as_deref(), std::env::vars(), &overrides).context("configuration")
     }
 }

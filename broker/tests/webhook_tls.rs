@@ -83,7 +83,7 @@ async fn tls_server() -> (u16, String, mpsc::UnboundedReceiver<String>) {
 
 async fn broker_with(spec: Spec) -> (broker::Broker, CancellationToken) {
     let dir = std::env::temp_dir().join(format!("ptp-broker-tls-{}", std::process::id()));
-    let config = Config {
+    let mut config = Config {
         emit: "tcp://127.0.0.1:0".into(),
         publish: "tcp://127.0.0.1:0".into(),
         query: "tcp://127.0.0.1:0".into(),
@@ -91,6 +91,7 @@ async fn broker_with(spec: Spec) -> (broker::Broker, CancellationToken) {
         subscription: vec![spec],
         ..Config::default()
     };
+    config.api.enabled = false;
     let server = broker::Server::bind(config).await.expect("bind");
     let broker = server.broker().clone();
     let stop = CancellationToken::new();

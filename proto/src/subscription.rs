@@ -26,7 +26,8 @@ pub struct Spec {
     /// Events the sink's queue holds before the newest state wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<usize>,
-    /// Webhook: `structured` or `binary`.
+    /// Webhook: `structured`, `binary`, or `oran` (the upstream's own
+    /// push: structured JSON without the broker's attributes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
     /// Per request (webhook, JetStream ack), or write + reply (JSON-RPC).
@@ -50,6 +51,14 @@ pub struct Spec {
     /// Webhook: where what finally failed goes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter: Option<String>,
+    /// Webhook: which answers count as delivered, `2xx` (default) or `204`
+    /// (what the O-RAN upstreams require of a consumer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept: Option<String>,
+    /// Webhook: remove the subscription after this many events in a row
+    /// finally failed (unset: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_after: Option<u32>,
     /// Webhook: PEM file of CA certificates trusted besides the system's
     /// (for `https://` destinations with a private CA).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,6 +85,9 @@ pub enum Declared {
     Config,
     /// `subscribe` at run time: persisted in the state directory.
     Runtime,
+    /// A consumer of the O-RAN v2 API (`POST /subscriptions`): persisted
+    /// by the API, removed through it.
+    Api,
 }
 
 impl Declared {
@@ -84,6 +96,7 @@ impl Declared {
         match self {
             Declared::Config => "config",
             Declared::Runtime => "runtime",
+            Declared::Api => "api",
         }
     }
 }

@@ -61,6 +61,7 @@ impl Broker {
         command
             .args(args)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("PTP_BROKER_API__LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

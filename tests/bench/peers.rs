@@ -143,6 +143,7 @@ impl System {
                     .args(["--emit", "tcp://127.0.0.1:0"])
                     .args(["--publish", "tcp://127.0.0.1:0"])
                     .args(["--query", "tcp://127.0.0.1:0"])
+                    .env("PTP_BROKER_API__LISTEN", "127.0.0.1:0")
                     .env("RUST_LOG", "warn");
                 if env.broker_http {
                     // The bench plays an upstream subscribed by hand: the

@@ -80,6 +80,8 @@ pub struct Endpoints {
     pub publish: String,
     pub query: String,
     pub http: Option<String>,
+    /// The O-RAN v2 API listener (`api=`), when served.
+    pub api: Option<String>,
     pub epoch: u64,
 }
 
@@ -103,6 +105,7 @@ impl Endpoints {
                 "pub" => e.publish = v.to_owned(),
                 "query" => e.query = v.to_owned(),
                 "http" => e.http = Some(v.to_owned()),
+                "api" => e.api = Some(v.to_owned()),
                 "epoch" => e.epoch = v.parse().ok()?,
                 _ => {}
             }
@@ -144,6 +147,7 @@ impl Broker {
         let mut child = Command::new(binary("ptp-broker"))
             .args(args)
             .env("PTP_BROKER_HTTP__LISTEN", "127.0.0.1:0")
+            .env("PTP_BROKER_API__LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -131,7 +131,39 @@ impl Config {
                 reason: "an upstream is followed: its pushes come on the secret callback, and an open path would let anyone overwrite them".to_owned(),
             });
         }
+        self.validate_api()?;
         self.validate_upstream()
+    }
+
+    /// The `[api]` section.
+    fn validate_api(&self) -> Result<(), ConfigError> {
+        let api = &self.api;
+        let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
+        if api.enabled && api.listen.parse::<std::net::SocketAddr>().is_err() {
+            return invalid(
+                "api.listen",
+                format!("{:?} is not IP:PORT (e.g. 127.0.0.1:9043)", api.listen),
+            );
+        }
+        if let Err(reason) = api.networks() {
+            return invalid("api.allow", reason);
+        }
+        if !(1..=1024).contains(&api.max_per_endpoint) {
+            return invalid(
+                "api.max_per_endpoint",
+                format!("{} is outside 1..=1024", api.max_per_endpoint),
+            );
+        }
+        if api.drop_after_failures == 0 {
+            return invalid("api.drop_after_failures", "must be at least 1".to_owned());
+        }
+        if !(1..=60_000).contains(&api.timeout_ms) {
+            return invalid(
+                "api.timeout_ms",
+                format!("{} is outside 1..=60000", api.timeout_ms),
+            );
+        }
+        Ok(())
     }
 
     /// The `[upstream]` and `[kube]` sections.

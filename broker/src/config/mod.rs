@@ -57,6 +57,8 @@ pub struct Config {
     pub state: StateConfig,
     /// The HTTP receiver for upstream pushes.
     pub http: HttpConfig,
+    /// The O-RAN v2 REST API for local consumers (docs/ORAN-API.md).
+    pub api: crate::api::ApiConfig,
     /// The O-RAN event API to subscribe to (none by default).
     pub upstream: UpstreamConfig,
     /// Find the upstream through Kubernetes (`--kube`).
@@ -167,6 +169,7 @@ impl Default for Config {
             max_subscribers: crate::sink::fanout::DEFAULT_MAX_CONNECTIONS,
             state: StateConfig::default(),
             http: HttpConfig::default(),
+            api: crate::api::ApiConfig::default(),
             upstream: UpstreamConfig::default(),
             kube: KubeConfig::default(),
             emit_policy: EmitPolicy::Auto,
@@ -237,6 +240,7 @@ impl Config {
                 .try_parsing(true)
                 .list_separator(",")
                 .with_list_parse_key("http.allow")
+                .with_list_parse_key("api.allow")
                 .source(Some(env)),
         );
         for (key, value) in overrides {

@@ -347,37 +347,6 @@ impl Broker {
         (state.table.len(), state.table.bytes())
     }
 
-    /// Start feeding `outbox`: first the current state of what it matches,
-    /// in seq order, then every accepted event it matches. An outbox of the
-    /// same id is replaced (and closed).
-    pub fn attach(&self, outbox: Arc<Outbox>) {
-        let mut state = self.lock();
-        for event in state.table.matching(|e| outbox.matches(e)) {
-            let key = (
-                event.event_type.clone(),
-                event.resource_address().to_owned(),
-            );
-            outbox.offer(&key, &Arc::new(event));
-        }
-        if let Some(old) = state.outboxes.iter().position(|o| o.id() == outbox.id()) {
-            state.outboxes.swap_remove(old).close();
-        }
-        state.outboxes.push(outbox);
-    }
-
-    /// Stop feeding the outbox of this id, and close it.
-    pub fn detach(&self, id: &str) {
-        let mut state = self.lock();
-        if let Some(at) = state.outboxes.iter().position(|o| o.id() == id) {
-            state.outboxes.swap_remove(at).close();
-        }
-    }
-
-    /// The latest event for a (type, resource address).
-    pub fn latest(&self, key: &Key) -> Option<Event> {
-        self.lock().table.get(key).map(|e| e.event.clone())
-    }
-
     /// Sequence number of the latest accepted event.
     pub fn seq(&self) -> u64 {
         self.lock().seq
@@ -411,6 +380,8 @@ fn new_epoch() -> u64 {
     let random = uuid::Uuid::new_v4().as_u64_pair().0;
     (random & ((1 << 53) - 1)).max(1)
 }
+
+mod sinks;
 
 #[cfg(test)]
 mod tests;

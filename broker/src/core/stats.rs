@@ -86,6 +86,13 @@ counters! {
     upstream_resubscribes,
     /// Failed upstream passes (down, bad answers) and failed CurrentState pulls.
     upstream_errors,
+    /// Requests the O-RAN v2 API answered with 2xx.
+    api_requests,
+    /// Requests the O-RAN v2 API refused (4xx, 5xx).
+    rejected_api,
+    /// O-RAN API consumers dropped after `api.drop_after_failures` failed
+    /// deliveries in a row (each with all its subscriptions).
+    api_consumers_dropped,
 }
 
 /// Add one.

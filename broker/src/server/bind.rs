@@ -9,7 +9,9 @@ use zeromq::{Socket, ZmqError};
 
 use super::StartError;
 use crate::config::Config;
+use crate::core::shared::Broker;
 use crate::sink::fanout::Publisher;
+use crate::sink::registry::Subscriptions;
 use crate::source::http;
 
 /// Give every ipc socket file `ipc_mode` and `ipc_group`, right after the
@@ -79,6 +81,47 @@ pub(super) async fn bind_http(listen: &str) -> Result<TcpListener, StartError> {
             e.to_string()
         },
     })
+}
+
+/// Bind the O-RAN v2 API's listener and load its consumers (`None`:
+/// disabled).
+pub(super) async fn bind_api(
+    config: &Config,
+    broker: &Broker,
+    subscriptions: &Subscriptions,
+) -> Result<Option<(TcpListener, std::sync::Arc<crate::api::Api>)>, StartError> {
+    if !config.api.enabled {
+        return Ok(None);
+    }
+    let listener = bind_http(&config.api.listen).await.map_err(|e| match e {
+        StartError::Bind {
+            endpoint, reason, ..
+        } => StartError::Bind {
+            role: "api",
+            endpoint,
+            reason,
+        },
+        other => other,
+    })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| StartError::Config(e.to_string()))?;
+    let consumers = crate::api::consumers::Consumers::load(
+        config.api.clone(),
+        config.node_name(),
+        std::path::PathBuf::from(&config.state_dir),
+        subscriptions.clone(),
+    )
+    .map_err(StartError::Subscriptions)?;
+    let api = crate::api::Api::new(
+        broker.clone(),
+        consumers,
+        &config.api,
+        config.node_name(),
+        local,
+    )
+    .map_err(StartError::Config)?;
+    Ok(Some((listener, std::sync::Arc::new(api))))
 }
 
 /// Bind the PUB endpoint, with the same messages as [`bind`].

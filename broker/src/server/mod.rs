@@ -18,7 +18,7 @@ use crate::source::{http, pull, query};
 
 mod bind;
 pub(crate) use bind::remove_stale_ipc;
-use bind::{IpcUmask, bind, bind_http, bind_pub, secure_ipc};
+use bind::{IpcUmask, bind, bind_api, bind_http, bind_pub, secure_ipc};
 
 /// Where the broker actually listens (ports resolved when 0 was asked for).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,8 @@ pub struct Ready {
     pub query: String,
     /// HTTP receiver address (`None`: not served).
     pub http: Option<String>,
+    /// O-RAN v2 API address (`None`: not served).
+    pub api: Option<String>,
     /// This run's epoch.
     pub epoch: u64,
 }
@@ -45,6 +47,9 @@ impl std::fmt::Display for Ready {
         )?;
         if let Some(http) = &self.http {
             write!(f, " http={http}")?;
+        }
+        if let Some(api) = &self.api {
+            write!(f, " api={api}")?;
         }
         write!(f, " epoch={}", self.epoch)
     }
@@ -92,6 +97,8 @@ pub struct Server {
     upstream: Option<Manager>,
     /// The sinks' subscriptions (config file and state directory).
     subscriptions: Subscriptions,
+    /// The O-RAN v2 API, bound (`None`: disabled).
+    api: Option<(TcpListener, std::sync::Arc<crate::api::Api>)>,
 }
 
 impl Server {
@@ -141,6 +148,11 @@ impl Server {
             None
         };
         let http_addr = http_listener.as_ref().and_then(|l| l.local_addr().ok());
+        let api = bind_api(&config, &broker, &subscriptions).await?;
+        let api_addr = api
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
+            .map(|a| a.to_string());
         // This run's callback secret: only the upstream we subscribe to
         // learns it, so only its pushes are taken as the truth.
         let secret = new_secret();
@@ -187,6 +199,7 @@ impl Server {
             publish,
             query,
             http: http_addr.map(|a| a.to_string()),
+            api: api_addr,
             epoch: broker.epoch(),
         };
         Ok(Server {
@@ -201,6 +214,7 @@ impl Server {
             http_options,
             upstream,
             subscriptions,
+            api,
         })
     }
 
@@ -232,12 +246,21 @@ impl Server {
             http_options,
             upstream,
             subscriptions,
+            api,
             ..
         } = self;
         let mut tasks = JoinSet::new();
         // Before any source runs: each sink's first events are the state
         // as of its start, then every change.
+        let api_gave_up = api.as_ref().map(|_| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            subscriptions.on_api_gave_up(tx);
+            rx
+        });
         subscriptions.start(&shutdown);
+        if let (Some((listener, api)), Some(gave_up)) = (api, api_gave_up) {
+            tasks.spawn(crate::api::run(listener, api, gave_up, shutdown.clone()));
+        }
         tasks.spawn(publish::run(
             publisher,
             publish_queue,
@@ -319,6 +342,7 @@ mod tests {
             publish: "tcp://127.0.0.1:2".into(),
             query: "tcp://127.0.0.1:3".into(),
             http: Some("127.0.0.1:4".into()),
+            api: None,
             epoch: 5,
         };
         assert_eq!(
@@ -344,6 +368,7 @@ mod tests {
         };
         config.http.listen = addr.to_string();
         config.http.open = true;
+        config.api.listen = "127.0.0.1:0".into();
         let err = Server::bind(config)
             .await
             .err()

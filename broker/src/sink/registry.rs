@@ -11,12 +11,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use proto::subscription::{Declared, Listed, Spec};
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::outbox::Outbox;
 use crate::core::shared::Broker;
 use crate::sink::spec::{Subscription, Target, check_id};
 use crate::sink::{jsonrpc, nats, webhook};
+
+mod api;
 
 pub use crate::sink::spec::MAX_SUBSCRIPTIONS;
 /// The file in the state directory.
@@ -43,6 +46,12 @@ struct Inner {
     entries: Mutex<BTreeMap<String, Entry>>,
     /// Set by [`Subscriptions::start`]: the parent of every task's token.
     running: Mutex<Option<CancellationToken>>,
+    /// Webhook tasks that gave up (`drop_after`) send their id here.
+    gave_up: mpsc::UnboundedSender<String>,
+    gave_up_rx: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+    /// Where the ids of API subscriptions that gave up go (the API drops
+    /// the consumer); unset: they are only stopped.
+    api_gave_up: Mutex<Option<mpsc::UnboundedSender<String>>>,
 }
 
 struct Entry {
@@ -106,6 +115,7 @@ impl Subscriptions {
             }
             add(&mut entries, sub);
         }
+        let (gave_up, gave_up_rx) = mpsc::unbounded_channel();
         Ok(Subscriptions {
             inner: Arc::new(Inner {
                 broker,
@@ -113,6 +123,9 @@ impl Subscriptions {
                 node,
                 entries: Mutex::new(entries),
                 running: Mutex::new(None),
+                gave_up,
+                gave_up_rx: Mutex::new(Some(gave_up_rx)),
+                api_gave_up: Mutex::new(None),
             }),
         })
     }
@@ -124,6 +137,26 @@ impl Subscriptions {
         for entry in entries.values_mut() {
             entry.cancel = Some(self.spawn(&entry.sub, &entry.outbox, shutdown));
         }
+        drop(entries);
+        let taken = self
+            .inner
+            .gave_up_rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(mut gave_up) = taken {
+            let this = self.clone();
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                loop {
+                    let id = tokio::select! {
+                        _ = stop.cancelled() => return,
+                        id = gave_up.recv() => match id { Some(id) => id, None => return },
+                    };
+                    this.gave_up(&id);
+                }
+            });
+        }
     }
 
     fn spawn(
@@ -132,9 +165,19 @@ impl Subscriptions {
         outbox: &Arc<Outbox>,
         parent: &CancellationToken,
     ) -> CancellationToken {
+        self.inner.broker.attach(Arc::clone(outbox));
+        self.spawn_attached(sub, outbox, parent)
+    }
+
+    /// Start the task of an outbox the core already feeds.
+    fn spawn_attached(
+        &self,
+        sub: &Subscription,
+        outbox: &Arc<Outbox>,
+        parent: &CancellationToken,
+    ) -> CancellationToken {
         let cancel = parent.child_token();
         let broker = self.inner.broker.clone();
-        broker.attach(Arc::clone(outbox));
         let outbox = Arc::clone(outbox);
         tracing::info!(
             id = outbox.id(),
@@ -144,7 +187,15 @@ impl Subscriptions {
         );
         let c = cancel.clone();
         match sub.target.clone() {
-            Target::Webhook(cfg) => tokio::spawn(webhook::run(cfg, outbox, broker, c)),
+            Target::Webhook(cfg) => {
+                let gave_up = self.inner.gave_up.clone();
+                let id = outbox.id().to_owned();
+                tokio::spawn(async move {
+                    if webhook::run(cfg, outbox, broker, c).await == webhook::Ended::GaveUp {
+                        let _ = gave_up.send(id);
+                    }
+                })
+            }
             Target::JsonRpc(cfg) => tokio::spawn(jsonrpc::run(cfg, outbox, broker, c)),
             Target::Nats(cfg) => tokio::spawn(nats::run(cfg, outbox, broker, c)),
         };
@@ -213,10 +264,18 @@ impl Subscriptions {
         let Some(entry) = entries.get(id) else {
             return Err(format!("no subscription {id:?}"));
         };
-        if entry.sub.declared == Declared::Config {
-            return Err(format!(
-                "subscription {id} is declared in the config file; remove it there and restart"
-            ));
+        match entry.sub.declared {
+            Declared::Config => {
+                return Err(format!(
+                    "subscription {id} is declared in the config file; remove it there and restart"
+                ));
+            }
+            Declared::Api => {
+                return Err(format!(
+                    "subscription {id} belongs to an O-RAN API consumer; DELETE it through the API"
+                ));
+            }
+            Declared::Runtime => {}
         }
         let runtime: Vec<Spec> = runtime_specs(&entries)
             .into_iter()
@@ -296,7 +355,7 @@ fn runtime_specs(entries: &BTreeMap<String, Entry>) -> Vec<Spec> {
 }
 
 /// Write `dir/name` so that a crash leaves the old file or the new one.
-fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{name}.tmp"));
     {
@@ -309,77 +368,4 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("ptp-broker-registry-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
-
-    fn broker() -> Broker {
-        let (tx, rx) = tokio::sync::mpsc::channel(16);
-        std::mem::forget(rx);
-        Broker::with_epoch(3, tx)
-    }
-
-    fn load(dir: &Path) -> Result<Subscriptions, String> {
-        let declared = crate::sink::spec::declared(
-            &[Spec {
-                id: Some("declared".into()),
-                uri: "http://127.0.0.1:9/x".into(),
-                ..Spec::default()
-            }],
-            "n1",
-        )?;
-        Subscriptions::load(broker(), dir, "n1".into(), declared)
-    }
-
-    #[tokio::test]
-    async fn run_time_subscriptions_are_saved_and_read_back() {
-        let dir = temp_dir("saved");
-        let subs = load(&dir).unwrap();
-        let added = subs
-            .subscribe(Spec {
-                uri: "tcp:127.0.0.1:9".into(),
-                ..Spec::default()
-            })
-            .unwrap();
-        let id = added.subscription.id.clone().unwrap();
-        assert!(id.starts_with("s-"));
-        assert!(
-            subs.subscribe(added.subscription.clone())
-                .unwrap_err()
-                .contains("exists")
-        );
-        assert!(
-            subs.unsubscribe("declared")
-                .unwrap_err()
-                .contains("config file")
-        );
-        assert!(subs.unsubscribe("nope").is_err());
-        let again = load(&dir).unwrap();
-        let ids: Vec<_> = again
-            .list()
-            .into_iter()
-            .map(|l| l.subscription.id.unwrap())
-            .collect();
-        assert_eq!(ids, ["declared".to_owned(), id.clone()]);
-        again.unsubscribe(&id).unwrap();
-        let third = load(&dir).unwrap();
-        assert_eq!(third.list().len(), 1);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_broken_state_file_fails_the_start_with_its_name() {
-        let dir = temp_dir("broken");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(FILE), b"{not json").unwrap();
-        let err = load(&dir).err().unwrap();
-        assert!(err.contains(FILE), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

@@ -63,6 +63,8 @@ fn set_options(spec: &Spec) -> Vec<&'static str> {
     note("retry_after_max_ms", spec.retry_after_max_ms.is_some());
     note("dead_letter", spec.dead_letter.is_some());
     note("ca_file", spec.ca_file.is_some());
+    note("accept", spec.accept.is_some());
+    note("drop_after", spec.drop_after.is_some());
     note("sync", spec.sync.is_some());
     note("event_param", spec.event_param.is_some());
     note("subject", spec.subject.is_some());

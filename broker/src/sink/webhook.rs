@@ -11,7 +11,7 @@ use std::time::Duration;
 use base64::Engine;
 use proto::Event;
 use proto::subscription::Spec;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +20,9 @@ use crate::core::shared::Broker;
 use crate::sink::FailLog;
 use crate::sink::retry::Retry;
 use crate::sink::spec::only;
+
+mod answer;
+use answer::{read_some, reason_of, retry_after};
 
 /// A webhook subscription's configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +41,10 @@ pub struct WebhookConfig {
     pub dead_letter: Option<reqwest::Url>,
     /// CA certificates (PEM) trusted besides the system's.
     pub ca: Option<Vec<u8>>,
+    /// Only 204 counts as delivered (else any 2xx).
+    pub only_204: bool,
+    /// Give up after this many events in a row finally failed.
+    pub drop_after: Option<u32>,
 }
 
 /// CloudEvents HTTP binding mode.
@@ -47,6 +54,18 @@ pub enum Mode {
     Structured,
     /// Attributes as `ce-` headers, `data` as the body.
     Binary,
+    /// The O-RAN upstream's push: the structured event without the
+    /// broker's attributes, `Content-Type: application/json`.
+    Oran,
+}
+
+/// How a webhook task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Unsubscribed, or the broker stops.
+    Stopped,
+    /// `drop_after` events in a row failed.
+    GaveUp,
 }
 
 /// Default per-request timeout (the upstream's own push timeout).
@@ -82,17 +101,28 @@ impl WebhookConfig {
                 "retry_after_max_ms",
                 "dead_letter",
                 "ca_file",
+                "accept",
+                "drop_after",
             ],
         )?;
         let mode = match spec.mode.as_deref() {
             None | Some("structured") => Mode::Structured,
             Some("binary") => Mode::Binary,
+            Some("oran") => Mode::Oran,
             Some(other) => {
                 return Err(format!(
-                    "mode {other:?}: expected \"structured\" or \"binary\""
+                    "mode {other:?}: expected \"structured\", \"binary\" or \"oran\""
                 ));
             }
         };
+        let only_204 = match spec.accept.as_deref() {
+            None | Some("2xx") => false,
+            Some("204") => true,
+            Some(other) => return Err(format!("accept {other:?}: expected \"2xx\" or \"204\"")),
+        };
+        if spec.drop_after == Some(0) {
+            return Err("drop_after 0: must be at least 1".into());
+        }
         let timeout = spec
             .timeout_ms
             .map_or(DEFAULT_TIMEOUT, Duration::from_millis);
@@ -112,6 +142,8 @@ impl WebhookConfig {
         };
         Ok(WebhookConfig {
             ca,
+            only_204,
+            drop_after: spec.drop_after,
             url: parse_url("uri", &spec.uri)?,
             mode,
             timeout,
@@ -159,35 +191,46 @@ pub fn client(ca: Option<&[u8]>) -> Result<reqwest::Client, String> {
         .map_err(|e| crate::error_chain(&e))
 }
 
-/// Deliver until the outbox closes or `cancel`.
+/// Deliver until the outbox closes or `cancel` (or `drop_after` failures).
 pub async fn run(
     config: WebhookConfig,
     outbox: Arc<Outbox>,
     broker: Broker,
     cancel: CancellationToken,
-) {
+) -> Ended {
     let client = match client(config.ca.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(sink = outbox.id(), "webhook sink not started: {e}");
-            return;
+            return Ended::Stopped;
         }
     };
     let mut log = FailLog::new(outbox.id());
-    loop {
+    let mut failed_in_a_row = 0;
+    let ended = loop {
         let event = tokio::select! {
-            _ = cancel.cancelled() => break,
+            _ = cancel.cancelled() => break Ended::Stopped,
             next = outbox.next(&broker) => match next {
                 Some(e) => e,
-                None => break,
+                None => break Ended::Stopped,
             },
         };
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = deliver(&client, &config, &event, &outbox.counters, &mut log) => {}
+        let delivered = tokio::select! {
+            _ = cancel.cancelled() => break Ended::Stopped,
+            d = deliver(&client, &config, &event, &outbox.counters, &mut log) => d,
+        };
+        failed_in_a_row = if delivered { 0 } else { failed_in_a_row + 1 };
+        if config.drop_after.is_some_and(|n| failed_in_a_row >= n) {
+            tracing::warn!(
+                sink = outbox.id(),
+                url = %config.url,
+                "{failed_in_a_row} deliveries in a row failed: giving up"
+            );
+            break Ended::GaveUp;
         }
-    }
+    };
     log.flush();
+    ended
 }
 
 async fn deliver(
@@ -196,13 +239,13 @@ async fn deliver(
     event: &Event,
     counters: &SinkCounters,
     log: &mut FailLog,
-) {
+) -> bool {
     let mut attempt: u32 = 0;
     let failure = loop {
         match post(client, config, event).await {
             Ok(()) => {
                 SinkCounters::bump(&counters.delivered);
-                return;
+                return true;
             }
             Err(f) if f.retryable && attempt < config.retry.retries => {
                 let wait = match f.retry_after {
@@ -263,6 +306,7 @@ async fn deliver(
             )),
         }
     }
+    false
 }
 
 async fn post(
@@ -270,9 +314,12 @@ async fn post(
     config: &WebhookConfig,
     event: &Event,
 ) -> Result<(), Failure> {
-    let json = proto::cloudevent::to_json(event, true);
+    let json = proto::cloudevent::to_json(event, config.mode != Mode::Oran);
     let request = client.post(config.url.clone()).timeout(config.timeout);
     let request = match config.mode {
+        Mode::Oran => request
+            .header(CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(&json).unwrap_or_default()),
         Mode::Structured => request
             .header(CONTENT_TYPE, "application/cloudevents+json")
             .body(serde_json::to_vec(&json).unwrap_or_default()),
@@ -309,12 +356,13 @@ async fn post(
         data: Vec::new(),
     })?;
     let status = response.status().as_u16();
-    if response.status().is_success() {
+    if (config.only_204 && status == 204) || (!config.only_204 && response.status().is_success()) {
         return Ok(());
     }
     let retry_after = matches!(status, 429 | 503)
         .then(|| retry_after(response.headers()))
         .flatten();
+    // Another 2xx where only 204 counts is the consumer's answer, final.
     let retryable = matches!(status, 404 | 408 | 409 | 429 | 500..=599);
     let data = read_some(response, ERROR_DATA).await;
     Err(Failure {
@@ -326,60 +374,9 @@ async fn post(
     })
 }
 
-/// A short reason for a request that got no answer.
-fn reason_of(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timeout".to_owned()
-    } else if e.is_connect() {
-        format!("cannot connect: {}", crate::error_chain(e))
-    } else {
-        crate::error_chain(e)
-    }
-}
-
-/// At most `limit` bytes of the body, within the request's timeout.
-async fn read_some(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
-    let mut data = Vec::new();
-    while data.len() < limit {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = limit - data.len();
-                data.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            }
-            _ => break,
-        }
-    }
-    data
-}
-
-/// `Retry-After`: seconds, or an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(text).ok()?;
-    let wait = when.signed_duration_since(chrono::Utc::now());
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO), "in the past");
-        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&h), None);
-    }
 
     #[test]
     fn options_are_read_and_checked() {

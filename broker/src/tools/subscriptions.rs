@@ -34,9 +34,17 @@ pub struct SubscribeArgs {
     /// Events queued before the newest state of each resource wins [default: 1024].
     #[arg(long, value_name = "N")]
     queue: Option<usize>,
-    /// Webhook: structured or binary CloudEvents HTTP mode [default: structured].
-    #[arg(long, value_name = "MODE", value_parser = ["structured", "binary"])]
+    /// Webhook: structured or binary CloudEvents HTTP mode, or oran (the O-RAN upstream's
+    /// push: structured JSON, Content-Type application/json, without the broker's
+    /// attributes) [default: structured].
+    #[arg(long, value_name = "MODE", value_parser = ["structured", "binary", "oran"])]
     mode: Option<String>,
+    /// Webhook: answers that count as delivered: 2xx or 204 [default: 2xx].
+    #[arg(long, value_name = "WHICH", value_parser = ["2xx", "204"])]
+    accept: Option<String>,
+    /// Webhook: remove the subscription after N events in a row finally failed [default: never].
+    #[arg(long, value_name = "N")]
+    drop_after: Option<u32>,
     /// Per request (webhook), write + reply (JSON-RPC sync) or the write alone, or
     /// JetStream acknowledgement [default: 2000; JSON-RPC 1000].
     #[arg(long, value_name = "MS")]
@@ -101,6 +109,8 @@ impl SubscribeArgs {
             retry_after_max_ms: self.retry_after_max_ms,
             dead_letter: self.dead_letter,
             ca_file: self.ca_file,
+            accept: self.accept,
+            drop_after: self.drop_after,
             sync: self.sync.then_some(true),
             event_param: self.event_param,
             subject: self.subject,

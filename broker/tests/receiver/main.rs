@@ -39,6 +39,7 @@ fn config_on_free_ports() -> Config {
         ..Config::default()
     };
     config.http.listen = "127.0.0.1:0".into();
+    config.api.listen = "127.0.0.1:0".into();
     config
 }
 
