@@ -46,6 +46,8 @@ pub struct Refused(pub u16, pub String);
 /// The consumers.
 pub struct Consumers {
     config: ApiConfig,
+    /// The flavour in force (`api.flavor`, else `upstream.flavor`).
+    flavor: Flavor,
     node: String,
     state_dir: PathBuf,
     registry: Subscriptions,
@@ -61,6 +63,7 @@ impl Consumers {
     /// the current state first once the registry starts, then changes).
     pub fn load(
         config: ApiConfig,
+        flavor: Flavor,
         node: String,
         state_dir: PathBuf,
         registry: Subscriptions,
@@ -78,6 +81,7 @@ impl Consumers {
         let http = crate::sink::webhook::client(None)?;
         let consumers = Consumers {
             config,
+            flavor,
             node,
             state_dir,
             registry,
@@ -95,6 +99,11 @@ impl Consumers {
             consumers.lock().push(sub);
         }
         Ok(consumers)
+    }
+
+    /// The flavour in force.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
     }
 
     /// Start the saved subscriptions' tasks (after the registry started).
@@ -116,7 +125,7 @@ impl Consumers {
                 .collect(),
             mode: Some("oran".into()),
             timeout_ms: Some(self.config.timeout_ms),
-            accept: Some(match self.config.flavor {
+            accept: Some(match self.flavor {
                 Flavor::Redhat => "204".into(),
                 Flavor::Starlingx => "2xx".into(),
             }),
@@ -151,7 +160,7 @@ impl Consumers {
             let mut count = 0;
             for existing in same_endpoint {
                 count += 1;
-                let duplicate = match self.config.flavor {
+                let duplicate = match self.flavor {
                     Flavor::Redhat => {
                         normalize(&existing.resource_address) == normalize(&resource_address)
                     }
@@ -222,7 +231,7 @@ impl Consumers {
     async fn initial_notification(&self, endpoint: &str, event: &Event) -> Result<(), String> {
         let body = serde_json::to_vec(&proto::cloudevent::to_json(event, false))
             .map_err(|e| e.to_string())?;
-        let tries = match self.config.flavor {
+        let tries = match self.flavor {
             Flavor::Redhat => 1,
             Flavor::Starlingx => 3,
         };
@@ -239,7 +248,7 @@ impl Consumers {
             match sent {
                 Ok(r) => {
                     let status = r.status();
-                    let ok = match self.config.flavor {
+                    let ok = match self.flavor {
                         Flavor::Redhat => status.as_u16() == 204,
                         Flavor::Starlingx => status.is_success(),
                     };
@@ -249,7 +258,7 @@ impl Consumers {
                     why = format!(
                         "answered {} (expected {})",
                         status.as_u16(),
-                        match self.config.flavor {
+                        match self.flavor {
                             Flavor::Redhat => "204",
                             Flavor::Starlingx => "2xx",
                         }

@@ -36,8 +36,9 @@ pub struct ApiConfig {
     pub enabled: bool,
     /// Where (loopback by default: the API is for local consumers).
     pub listen: String,
-    /// Address form, duplicate rule and initial-notification rule.
-    pub flavor: Flavor,
+    /// Address form, duplicate rule and initial-notification rule; unset:
+    /// `upstream.flavor`.
+    pub flavor: Option<Flavor>,
     /// When `listen` is not loopback, the networks an EndpointUri may point into.
     pub allow: Vec<String>,
     /// Subscriptions per EndpointUri.
@@ -65,7 +66,7 @@ impl Default for ApiConfig {
         ApiConfig {
             enabled: true,
             listen: DEFAULT_LISTEN.to_owned(),
-            flavor: Flavor::Redhat,
+            flavor: None,
             allow: vec!["127.0.0.0/8".to_owned(), "::1/128".to_owned()],
             max_per_endpoint: 64,
             drop_after_failures: 10,
@@ -108,9 +109,9 @@ impl Api {
         };
         Ok(Api {
             broker,
+            flavor: consumers.flavor(),
             consumers,
             node,
-            flavor: config.flavor,
             local,
             allow,
         })

@@ -335,7 +335,7 @@ impl Config {
             toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"));
         let up = &self.upstream;
         let kube = &self.kube;
-        let unset: [(&str, bool, &str); 5] = [
+        let unset: [(&str, bool, &str); 6] = [
             (
                 "[upstream]",
                 up.url.is_none(),
@@ -355,6 +355,11 @@ impl Config {
                 "[kube]",
                 kube.node_name.is_none(),
                 "# node_name = \"NAME\"  (unset: NODE_NAME, hostname)",
+            ),
+            (
+                "[api]",
+                self.api.flavor.is_none(),
+                "# flavor = \"redhat\"  (unset: upstream.flavor)",
             ),
             (
                 "[kube]",

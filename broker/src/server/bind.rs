@@ -108,6 +108,7 @@ pub(super) async fn bind_api(
         .map_err(|e| StartError::Config(e.to_string()))?;
     let consumers = crate::api::consumers::Consumers::load(
         config.api.clone(),
+        config.api.flavor.unwrap_or(config.upstream.flavor),
         config.node_name(),
         std::path::PathBuf::from(&config.state_dir),
         subscriptions.clone(),

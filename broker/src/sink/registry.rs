@@ -135,7 +135,10 @@ impl Subscriptions {
         *self.running() = Some(shutdown.clone());
         let mut entries = self.entries();
         for entry in entries.values_mut() {
-            entry.cancel = Some(self.spawn(&entry.sub, &entry.outbox, shutdown));
+            // The API's are attached already and started by the API.
+            if entry.sub.declared != Declared::Api {
+                entry.cancel = Some(self.spawn(&entry.sub, &entry.outbox, shutdown));
+            }
         }
         drop(entries);
         let taken = self
