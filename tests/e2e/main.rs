@@ -12,12 +12,15 @@
 //! - `upstream`: following the upstream simulator, through its restarts and ours.
 //! - `sinks`: subscriptions delivering to webhooks, JSON-RPC over TCP and NATS
 //!   (docs/SINKS.md), against the real receivers in `peers`.
+//! - `oran`: the O-RAN v2 REST API served to local consumers
+//!   (docs/ORAN-API.md), Red Hat and StarlingX, written from the upstreams.
 
 mod api;
 mod bad_input;
 mod bounds;
 mod cli;
 mod fabric;
+mod oran;
 mod peers;
 mod resilience;
 mod sinks;

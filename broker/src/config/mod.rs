@@ -335,7 +335,7 @@ impl Config {
             toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"));
         let up = &self.upstream;
         let kube = &self.kube;
-        let unset: [(&str, bool, &str); 6] = [
+        let unset: [(&str, bool, &str); 5] = [
             (
                 "[upstream]",
                 up.url.is_none(),
@@ -357,11 +357,6 @@ impl Config {
                 "# node_name = \"NAME\"  (unset: NODE_NAME, hostname)",
             ),
             (
-                "[api]",
-                self.api.flavor.is_none(),
-                "# flavor = \"redhat\"  (unset: upstream.flavor)",
-            ),
-            (
                 "[kube]",
                 kube.kubeconfig.is_none(),
                 "# kubeconfig = \"FILE\"  (unset: KUBECONFIG, ~/.kube/config, in-cluster)",
@@ -376,6 +371,16 @@ impl Config {
                     out.push_str(hint);
                     out.push('\n');
                 }
+            }
+            if line == "[api]" && self.api.flavor.is_none() {
+                // The flavour in force: upstream.flavor's.
+                let flavor = match self.upstream.flavor {
+                    crate::source::upstream::Flavor::Redhat => "redhat",
+                    crate::source::upstream::Flavor::Starlingx => "starlingx",
+                };
+                out.push_str(&format!(
+                    "# flavor = \"{flavor}\"  (unset: upstream.flavor)\n"
+                ));
             }
         }
         out
