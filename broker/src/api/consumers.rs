@@ -216,13 +216,19 @@ impl Consumers {
                 ));
             }
         }
-        let mut all = self.list();
-        all.push(sub.clone());
-        if let Err(e) = self.save(&all) {
-            self.registry.remove(&sub.id);
-            return Err(Refused(500, e));
+        // Read, save and replace the list under its lock, so that a DELETE
+        // meanwhile is not undone.
+        {
+            let mut list = self.lock();
+            let mut all = list.clone();
+            all.push(sub.clone());
+            if let Err(e) = self.save(&all) {
+                drop(list);
+                self.registry.remove(&sub.id);
+                return Err(Refused(500, e));
+            }
+            *list = all;
         }
-        *self.lock() = all;
         self.registry.start_one(&sub.id);
         Ok(sub)
     }
@@ -272,22 +278,27 @@ impl Consumers {
 
     /// Remove one; false if unknown.
     pub fn delete(&self, id: &str) -> Result<bool, String> {
-        let mut all = self.list();
-        let before = all.len();
-        all.retain(|s| s.id != id);
-        if all.len() == before {
-            return Ok(false);
+        {
+            let mut list = self.lock();
+            let mut all = list.clone();
+            all.retain(|s| s.id != id);
+            if all.len() == list.len() {
+                return Ok(false);
+            }
+            self.save(&all)?;
+            *list = all;
         }
-        self.save(&all)?;
-        *self.lock() = all;
         self.registry.remove(id);
         Ok(true)
     }
 
     /// Remove every subscription.
     pub fn delete_all(&self) -> Result<(), String> {
-        self.save(&[])?;
-        let gone = std::mem::take(&mut *self.lock());
+        let gone = {
+            let mut list = self.lock();
+            self.save(&[])?;
+            std::mem::take(&mut *list)
+        };
         for sub in gone {
             self.registry.remove(&sub.id);
         }
