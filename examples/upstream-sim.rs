@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .init();
     let args = Args::parse();
     let mut config = Config::new(match args.flavor {

@@ -265,5 +265,10 @@ fn init_logging(filter: &str) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // A log line that cannot be written (stderr a closed pipe) is lost;
+        // by default tracing-subscriber then eprintln!s the error, which
+        // panics on the same closed pipe and kills the task that logged:
+        // the SIGTERM handler's, so the broker never stopped.
+        .log_internal_errors(false)
         .init();
 }

@@ -26,6 +26,7 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .init();
     let mut registrations = Vec::new();
     let mut stall_ms = 0u64;
