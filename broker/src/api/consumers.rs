@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::address::{self, Selection};
 use crate::api::{ApiConfig, Flavor};
-use crate::sink::registry::{Subscriptions, write_atomically};
+use crate::sink::registry::{Subscriptions, read_saved, write_atomically};
 
 /// The file in the state directory.
 pub const FILE: &str = "oran-subscriptions.json";
@@ -69,15 +69,7 @@ impl Consumers {
         registry: Subscriptions,
     ) -> Result<Consumers, String> {
         let path = state_dir.join(FILE);
-        let saved = match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice::<Saved>(&bytes)
-                    .map_err(|e| format!("{}: {e} (fix or remove the file)", path.display()))?
-                    .subscriptions
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
+        let saved = read_saved::<Saved>(&path)?.map_or_else(Vec::new, |s| s.subscriptions);
         let http = crate::sink::webhook::client(None)?;
         let consumers = Consumers {
             config,

@@ -90,15 +90,7 @@ impl Subscriptions {
             add(&mut entries, sub);
         }
         let path = state_dir.join(FILE);
-        let saved = match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice::<Saved>(&bytes)
-                    .map_err(|e| format!("{}: {e} (fix or remove the file)", path.display()))?
-                    .subscriptions
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
+        let saved = read_saved::<Saved>(&path)?.map_or_else(Vec::new, |s| s.subscriptions);
         let mut runtime = Vec::new();
         for spec in saved {
             let sub = Subscription::parse(spec, Declared::Runtime, &node)
@@ -355,6 +347,19 @@ fn runtime_specs(entries: &BTreeMap<String, Entry>) -> Vec<Spec> {
         .filter(|e| e.sub.declared == Declared::Runtime)
         .map(|e| e.sub.spec.clone())
         .collect()
+}
+
+/// Read a JSON file of the state directory: `None` if there is none, an
+/// error naming the file if it cannot be read or parsed (starting without
+/// what someone relies on would be silent loss).
+pub fn read_saved<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| format!("{}: {e} (fix or remove the file)", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
 }
 
 /// Write `dir/name` so that a crash leaves the old file or the new one.
