@@ -17,6 +17,8 @@
 //! `jsonrpc`, `nats`, with the backoff they share (`retry`).
 //! [`api`] is the O-RAN v2 REST API for local consumers: a front for
 //! webhook subscriptions in the registry and for the state table.
+//! [`monitor`] serves what operators read: metrics, health, readiness,
+//! the subscribers and the live page; it only reads.
 //! [`server`] binds everything and runs it until shutdown. A sink never
 //! calls into a source; sources hand events only to the core, and the
 //! query socket reaches the sinks only to add and remove subscriptions.
@@ -25,6 +27,7 @@
 pub mod api;
 pub mod config;
 pub mod core;
+pub mod monitor;
 pub mod server;
 pub mod sink;
 pub mod source;

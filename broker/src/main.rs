@@ -117,6 +117,16 @@ struct Settings {
     /// Do not serve the O-RAN v2 API (key: api.enabled = false).
     #[arg(long)]
     no_api: bool,
+    /// Monitor listener: /metrics, /healthz, /readyz, /varz, /connz and the live page /ui
+    /// [default: 127.0.0.1:9091] (key: monitor.listen). docs/OPERATIONS.md.
+    #[arg(long, value_name = "ADDR", conflicts_with = "no_monitor")]
+    monitor: Option<String>,
+    /// Do not serve the monitor listener (key: monitor.enabled = false).
+    #[arg(long)]
+    no_monitor: bool,
+    /// Log line format: text, or json (one object a line) [default: text] (key: log_format).
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["text", "json"])]
+    log_format: Option<String>,
     /// Directory for state that survives restarts: the run-time subscriptions
     /// [default: /var/lib/ptp-broker for root, else $XDG_STATE_HOME/ptp-broker or
     /// ~/.local/state/ptp-broker] (key: state_dir).
@@ -177,6 +187,12 @@ impl Settings {
         set("state_dir", &self.state_dir);
         set("api.listen", &self.api_listen);
         set("api.enabled", &self.no_api.then(|| "false".to_owned()));
+        set("monitor.listen", &self.monitor);
+        set(
+            "monitor.enabled",
+            &self.no_monitor.then(|| "false".to_owned()),
+        );
+        set("log_format", &self.log_format);
         Config::load(self.config.as_deref(), std::env::vars(), &overrides).context("configuration")
     }
 }
@@ -194,7 +210,14 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.settings.load()?;
-    init_logging(&config.log);
+    // The terminal tools print what they were asked for; the zeromq
+    // crate's reconnect warnings are noise there (they say why themselves).
+    let zeromq = if cli.command.is_some() {
+        "error"
+    } else {
+        "warn"
+    };
+    init_logging(&config.log, config.log_format, zeromq)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -255,13 +278,43 @@ async fn cancel_on_signal(
     shutdown.cancel();
 }
 
-fn init_logging(filter: &str) {
+/// A log filter as `log` or `RUST_LOG` give it: comma-separated directives,
+/// each a level or `TARGET=LEVEL`. A bare word that is not a level would be
+/// taken by tracing as a target logged at trace level: refused instead.
+fn parse_filter(what: &str, text: &str) -> anyhow::Result<tracing_subscriber::EnvFilter> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let is_level = |l: &str| LEVELS.iter().any(|x| x.eq_ignore_ascii_case(l.trim()));
+    for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level_ok = match directive.rsplit_once('=') {
+            Some((_, level)) => is_level(level),
+            None => is_level(directive),
+        };
+        anyhow::ensure!(
+            level_ok,
+            "{what}: {directive:?} is not a level (off, error, warn, info, debug, trace) or TARGET=LEVEL"
+        );
+    }
+    tracing_subscriber::EnvFilter::builder()
+        .parse(text)
+        .map_err(|e| anyhow::anyhow!("{what}: {text:?} is not a log filter: {e}"))
+}
+
+fn init_logging(
+    filter: &str,
+    format: broker::config::LogFormat,
+    zeromq: &str,
+) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     // The zeromq crate logs every peer connect/disconnect at info.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(format!("zeromq=warn,{filter}")))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(env) if !env.trim().is_empty() => parse_filter("RUST_LOG", &env)?,
+        _ => parse_filter(
+            "invalid log (--log, PTP_BROKER_LOG or the config file)",
+            filter,
+        )?
+        .add_directive(format!("zeromq={zeromq}").parse()?),
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -269,6 +322,10 @@ fn init_logging(filter: &str) {
         // by default tracing-subscriber then eprintln!s the error, which
         // panics on the same closed pipe and kills the task that logged:
         // the SIGTERM handler's, so the broker never stopped.
-        .log_internal_errors(false)
-        .init();
+        .log_internal_errors(false);
+    match format {
+        broker::config::LogFormat::Text => builder.init(),
+        broker::config::LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
+    Ok(())
 }

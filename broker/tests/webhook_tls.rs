@@ -92,6 +92,7 @@ async fn broker_with(spec: Spec) -> (broker::Broker, CancellationToken) {
         ..Config::default()
     };
     config.api.enabled = false;
+    config.monitor.enabled = false;
     let server = broker::Server::bind(config).await.expect("bind");
     let broker = server.broker().clone();
     let stop = CancellationToken::new();

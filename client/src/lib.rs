@@ -288,6 +288,12 @@ impl Client {
         self.query(Request::Stats).map(|reply| reply.counters)
     }
 
+    /// The broker's PUB subscriber connections (peer, subscriptions,
+    /// queue depth, drops), as `ptp-broker stats` lists them.
+    pub fn broker_connections(&self) -> Result<Vec<proto::query::Connection>, Error> {
+        self.query(Request::Stats).map(|reply| reply.connections)
+    }
+
     /// The whole state selected, read page by page.
     fn state(&self, types: Vec<String>, prefix: String) -> Result<proto::query::Reply, Error> {
         let (endpoint, timeout) = (self.config.query.clone(), self.config.timeout);

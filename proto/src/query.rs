@@ -120,6 +120,25 @@ pub struct Reply {
     /// For `subscribe`, `unsubscribe` and `subscriptions`: the
     /// subscriptions concerned.
     pub subscriptions: Vec<Listed>,
+    /// For `stats`: the PUB socket's subscriber connections now.
+    pub connections: Vec<Connection>,
+}
+
+/// One subscriber connection of the PUB socket, as `stats` lists it (like
+/// nats-server's `/connz`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Connection {
+    /// The peer: `IP:port`, or the ipc socket path.
+    pub peer: String,
+    /// Its topic prefixes, in the order received (`""`: everything);
+    /// bytes that are not UTF-8 are replaced.
+    pub subscriptions: Vec<String>,
+    /// Messages waiting in its queue.
+    pub queue_depth: u64,
+    /// Messages dropped for it because its queue was full.
+    pub dropped: u64,
+    /// Seconds since it connected.
+    pub connected_s: u64,
 }
 
 #[derive(Serialize)]
@@ -137,6 +156,8 @@ struct ReplyOut<'a> {
     counters: &'a BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "<[Listed]>::is_empty")]
     subscriptions: &'a [Listed],
+    #[serde(skip_serializing_if = "<[Connection]>::is_empty")]
+    connections: &'a [Connection],
 }
 
 #[derive(Deserialize)]
@@ -158,6 +179,8 @@ struct ReplyIn {
     counters: BTreeMap<String, u64>,
     #[serde(default)]
     subscriptions: Vec<Listed>,
+    #[serde(default)]
+    connections: Vec<Connection>,
 }
 
 /// Encode a request.
@@ -188,6 +211,7 @@ pub fn encode_reply(reply: &Reply) -> Vec<u8> {
         unknown: &reply.unknown,
         counters: &reply.counters,
         subscriptions: &reply.subscriptions,
+        connections: &reply.connections,
     })
 }
 
@@ -217,6 +241,7 @@ pub fn decode_reply(body: &[u8]) -> Result<Reply, DecodeError> {
         unknown: wire.unknown,
         counters: wire.counters,
         subscriptions: wire.subscriptions,
+        connections: wire.connections,
     })
 }
 

@@ -62,6 +62,7 @@ impl Broker {
             .args(args)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("PTP_BROKER_API__LISTEN", "127.0.0.1:0")
+            .env("PTP_BROKER_MONITOR__LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -1,10 +1,13 @@
 #!/bin/sh
-# Install what the benchmark peers need: the system libzmq (headers + library,
-# for the C forwarder) and nats-server. Idempotent: apt runs only when a
+# Install the system packages the test suite and the benchmark peers need:
+# the system libzmq (headers + library, for the C forwarder and subscribers),
+# nats-server, prometheus (its promtool checks the /metrics exposition),
+# chromium (the live page's browser test) and systemd (systemd-analyze
+# verifies deploy/ptp-broker.service). Idempotent: apt runs only when a
 # package is missing. Uses sudo when not root.
 set -eu
 
-packages="libzmq3-dev nats-server"
+packages="libzmq3-dev nats-server prometheus chromium systemd"
 missing=""
 for p in $packages; do
     if ! dpkg -s "$p" >/dev/null 2>&1; then

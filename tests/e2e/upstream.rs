@@ -314,6 +314,7 @@ fn a_stopped_broker_deletes_its_subscriptions() {
             "node1",
         ])
         .env("PTP_BROKER_API__LISTEN", "127.0.0.1:0")
+        .env("PTP_BROKER_MONITOR__LISTEN", "127.0.0.1:0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

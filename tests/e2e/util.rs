@@ -100,6 +100,8 @@ pub struct Endpoints {
     pub http: Option<String>,
     /// The O-RAN v2 API listener (`api=`), when served.
     pub api: Option<String>,
+    /// The monitor listener (`monitor=`): metrics, health, the live page.
+    pub monitor: Option<String>,
     pub epoch: u64,
 }
 
@@ -124,6 +126,7 @@ impl Endpoints {
                 "query" => e.query = v.to_owned(),
                 "http" => e.http = Some(v.to_owned()),
                 "api" => e.api = Some(v.to_owned()),
+                "monitor" => e.monitor = Some(v.to_owned()),
                 "epoch" => e.epoch = v.parse().ok()?,
                 _ => {}
             }
@@ -166,6 +169,7 @@ impl Broker {
             .args(args)
             .env("PTP_BROKER_HTTP__LISTEN", "127.0.0.1:0")
             .env("PTP_BROKER_API__LISTEN", "127.0.0.1:0")
+            .env("PTP_BROKER_MONITOR__LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

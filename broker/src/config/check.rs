@@ -132,6 +132,7 @@ impl Config {
             });
         }
         self.validate_api()?;
+        self.validate_monitor()?;
         self.validate_upstream()
     }
 
@@ -161,6 +162,25 @@ impl Config {
             return invalid(
                 "api.timeout_ms",
                 format!("{} is outside 1..=60000", api.timeout_ms),
+            );
+        }
+        Ok(())
+    }
+
+    /// The `[monitor]` section.
+    fn validate_monitor(&self) -> Result<(), ConfigError> {
+        let monitor = &self.monitor;
+        let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
+        if monitor.enabled && monitor.listen.parse::<std::net::SocketAddr>().is_err() {
+            return invalid(
+                "monitor.listen",
+                format!("{:?} is not IP:PORT (e.g. 127.0.0.1:9091)", monitor.listen),
+            );
+        }
+        if !(100..=3_600_000).contains(&monitor.stale_after_ms) {
+            return invalid(
+                "monitor.stale_after_ms",
+                format!("{} is outside 100..=3600000", monitor.stale_after_ms),
             );
         }
         Ok(())

@@ -59,6 +59,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// The O-RAN v2 REST API for local consumers (docs/ORAN-API.md).
     pub api: crate::api::ApiConfig,
+    /// Metrics, health, readiness and the live page (docs/OPERATIONS.md).
+    pub monitor: crate::monitor::MonitorConfig,
     /// The O-RAN event API to subscribe to (none by default).
     pub upstream: UpstreamConfig,
     /// Find the upstream through Kubernetes (`--kube`).
@@ -76,6 +78,8 @@ pub struct Config {
     pub ipc_group: Option<String>,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing filter). `RUST_LOG` wins.
     pub log: String,
+    /// Log line format: `text` (for a terminal) or `json` (one object a line).
+    pub log_format: LogFormat,
     /// Where run-time state that must survive a restart is kept (the
     /// subscriptions added with `ptp-broker subscribe`). Default:
     /// `/var/lib/ptp-broker` for root, else `$XDG_STATE_HOME/ptp-broker` or
@@ -170,12 +174,14 @@ impl Default for Config {
             state: StateConfig::default(),
             http: HttpConfig::default(),
             api: crate::api::ApiConfig::default(),
+            monitor: crate::monitor::MonitorConfig::default(),
             upstream: UpstreamConfig::default(),
             kube: KubeConfig::default(),
             emit_policy: EmitPolicy::Auto,
             ipc_mode: "0660".to_owned(),
             ipc_group: None,
             log: "info".to_owned(),
+            log_format: LogFormat::Text,
             state_dir: default_state_dir(),
             subscription: Vec::new(),
         }
@@ -195,6 +201,16 @@ impl Default for HttpConfig {
             max_connections: 256,
         }
     }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (colour only on a terminal).
+    Text,
+    /// One JSON object a line: timestamp, level, target, fields.
+    Json,
 }
 
 /// A configuration that cannot be used, with the reason.

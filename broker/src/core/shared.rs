@@ -34,6 +34,8 @@ pub struct Outgoing {
     pub frames: Frames,
     /// The latest event sequence number this message is current as of.
     pub seq: u64,
+    /// When the event was accepted (`None`: a sync marker).
+    pub accepted: Option<Instant>,
 }
 
 /// Why an event was refused.
@@ -92,6 +94,7 @@ struct Shared {
     policy: EmitPolicy,
     state: Mutex<State>,
     stats: Stats,
+    health: crate::core::health::Health,
     /// The PUB sink's bounded queue. `try_send` only: a full sink drops, it
     /// never stalls a source.
     publish: mpsc::Sender<Outgoing>,
@@ -148,6 +151,7 @@ impl Broker {
                     outboxes: Vec::new(),
                 }),
                 stats: Stats::default(),
+                health: Default::default(),
                 publish,
                 dropped_up_to: AtomicU64::new(0),
             }),
@@ -167,6 +171,11 @@ impl Broker {
     /// The counters.
     pub fn stats(&self) -> &Stats {
         &self.shared.stats
+    }
+
+    /// Uptime, readiness, the upstream's view, the publish latency.
+    pub fn health(&self) -> &crate::core::health::Health {
+        &self.shared.health
     }
 
     /// Highest sequence number the PUB sink had to drop (0: none).
@@ -279,7 +288,11 @@ impl Broker {
             }
             state.table.insert(key, event, frames.body.len(), now);
             // Queue while still holding the lock, so PUB order is seq order.
-            self.queue(Outgoing { frames, seq });
+            self.queue(Outgoing {
+                frames,
+                seq,
+                accepted: Some(now),
+            });
             seqs.push(seq);
         }
         Ok(seqs)
@@ -297,6 +310,7 @@ impl Broker {
         let outgoing = Outgoing {
             frames: frame::encode_sync(&marker),
             seq: state.seq,
+            accepted: None,
         };
         self.shared
             .publish

@@ -7,12 +7,15 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 macro_rules! counters {
-    ($($(#[$doc:meta])* $name:ident,)*) => {
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
         /// The broker's counters. Names are stable: scripts read them.
         #[derive(Debug, Default)]
         pub struct Stats {
-            $($(#[$doc])* pub $name: AtomicU64,)*
+            $($(#[doc = $doc])* pub $name: AtomicU64,)*
         }
+
+        /// Every counter's name and its documentation (the metrics' help).
+        pub const HELP: &[(&str, &str)] = &[$((stringify!($name), concat!($($doc, "\n",)*)),)*];
 
         impl Stats {
             /// Every counter by name.
@@ -94,6 +97,9 @@ counters! {
     /// deliveries in a row (each with all its subscriptions).
     api_consumers_dropped,
 }
+
+/// The counters that are gauges (a level, not a count).
+pub const GAUGES: &[&str] = &["upstream_subscribed"];
 
 /// Add one.
 pub fn bump(counter: &AtomicU64) {

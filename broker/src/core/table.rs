@@ -258,6 +258,15 @@ impl Table {
         page
     }
 
+    /// Visit every row, in seq order.
+    pub fn each(&self, mut visit: impl FnMut(&Entry)) {
+        for key in self.by_seq.values() {
+            if let Some(entry) = self.latest.get(key) {
+                visit(entry);
+            }
+        }
+    }
+
     /// Every latest event `keep` takes, in seq order.
     pub fn matching(&self, keep: impl Fn(&Event) -> bool) -> Vec<Event> {
         self.by_seq

@@ -83,6 +83,27 @@ pub(super) async fn bind_http(listen: &str) -> Result<TcpListener, StartError> {
     })
 }
 
+/// Bind the monitor's listener (`None`: disabled).
+pub(super) async fn bind_monitor(config: &Config) -> Result<Option<TcpListener>, StartError> {
+    if !config.monitor.enabled {
+        return Ok(None);
+    }
+    let listen = &config.monitor.listen;
+    crate::source::http::bind(listen)
+        .await
+        .map(Some)
+        .map_err(|e| StartError::Bind {
+            role: "monitor",
+            endpoint: listen.clone(),
+            reason: if e.kind() == io::ErrorKind::AddrInUse {
+                "address already in use (is another ptp-broker running? set monitor.listen / --monitor, or --no-monitor)"
+                    .to_owned()
+            } else {
+                e.to_string()
+            },
+        })
+}
+
 /// Bind the O-RAN v2 API's listener and load its consumers (`None`:
 /// disabled).
 pub(super) async fn bind_api(

@@ -18,7 +18,7 @@ use crate::source::{http, pull, query};
 
 mod bind;
 pub(crate) use bind::remove_stale_ipc;
-use bind::{IpcUmask, bind, bind_api, bind_http, bind_pub, secure_ipc};
+use bind::{IpcUmask, bind, bind_api, bind_http, bind_monitor, bind_pub, secure_ipc};
 
 /// Where the broker actually listens (ports resolved when 0 was asked for).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,8 @@ pub struct Ready {
     pub http: Option<String>,
     /// O-RAN v2 API address (`None`: not served).
     pub api: Option<String>,
+    /// Monitor address: metrics, health, the live page (`None`: not served).
+    pub monitor: Option<String>,
     /// This run's epoch.
     pub epoch: u64,
 }
@@ -50,6 +52,9 @@ impl std::fmt::Display for Ready {
         }
         if let Some(api) = &self.api {
             write!(f, " api={api}")?;
+        }
+        if let Some(monitor) = &self.monitor {
+            write!(f, " monitor={monitor}")?;
         }
         write!(f, " epoch={}", self.epoch)
     }
@@ -99,6 +104,8 @@ pub struct Server {
     subscriptions: Subscriptions,
     /// The O-RAN v2 API, bound (`None`: disabled).
     api: Option<(TcpListener, std::sync::Arc<crate::api::Api>)>,
+    /// The monitor's listener, bound (`None`: disabled).
+    monitor: Option<TcpListener>,
 }
 
 impl Server {
@@ -153,6 +160,11 @@ impl Server {
             .as_ref()
             .and_then(|(l, _)| l.local_addr().ok())
             .map(|a| a.to_string());
+        let monitor = bind_monitor(&config).await?;
+        let monitor_addr = monitor
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.to_string());
         // This run's callback secret: only the upstream we subscribe to
         // learns it, so only its pushes are taken as the truth.
         let secret = new_secret();
@@ -200,6 +212,7 @@ impl Server {
             query,
             http: http_addr.map(|a| a.to_string()),
             api: api_addr,
+            monitor: monitor_addr,
             epoch: broker.epoch(),
         };
         Ok(Server {
@@ -215,6 +228,7 @@ impl Server {
             upstream,
             subscriptions,
             api,
+            monitor,
         })
     }
 
@@ -247,6 +261,7 @@ impl Server {
             upstream,
             subscriptions,
             api,
+            monitor,
             ..
         } = self;
         let mut tasks = JoinSet::new();
@@ -260,6 +275,25 @@ impl Server {
         subscriptions.start(&shutdown);
         if let (Some((listener, api)), Some(gave_up)) = (api, api_gave_up) {
             tasks.spawn(crate::api::run(listener, api, gave_up, shutdown.clone()));
+        }
+        let watcher = publisher.watcher();
+        // Every socket is bound, and every task is spawned below without an
+        // await in between: the first answer of `/readyz` may say so.
+        broker.health().set_serving(true);
+        if let Some(listener) = monitor {
+            let monitor = crate::monitor::Monitor::new(
+                broker.clone(),
+                subscriptions.clone(),
+                watcher.clone(),
+                config.node_name(),
+                &config.monitor,
+                shutdown.clone(),
+            );
+            tasks.spawn(crate::monitor::run(
+                listener,
+                std::sync::Arc::new(monitor),
+                shutdown.clone(),
+            ));
         }
         tasks.spawn(publish::run(
             publisher,
@@ -278,6 +312,7 @@ impl Server {
             query_socket,
             broker.clone(),
             subscriptions,
+            watcher,
             shutdown.clone(),
         ));
         if let Some(listener) = http_listener {
@@ -343,6 +378,7 @@ mod tests {
             query: "tcp://127.0.0.1:3".into(),
             http: Some("127.0.0.1:4".into()),
             api: None,
+            monitor: None,
             epoch: 5,
         };
         assert_eq!(
@@ -369,6 +405,7 @@ mod tests {
         config.http.listen = addr.to_string();
         config.http.open = true;
         config.api.listen = "127.0.0.1:0".into();
+        config.monitor.listen = "127.0.0.1:0".into();
         let err = Server::bind(config)
             .await
             .err()

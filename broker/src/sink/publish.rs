@@ -42,6 +42,9 @@ pub async fn run(
                 let Some(outgoing) = next else { break };
                 published_seq = published_seq.max(outgoing.seq);
                 send(&publisher, &outgoing.frames, &broker);
+                if let Some(accepted) = outgoing.accepted {
+                    broker.health().publish_latency.observe(accepted.elapsed().as_secs_f64());
+                }
             }
             _ = ticker.tick() => {
                 let heartbeat = Heartbeat {

@@ -14,6 +14,7 @@ use zeromq::{RouterSocket, SocketRecv, SocketSend, ZmqMessage};
 
 use crate::core::shared::Broker;
 use crate::core::stats::{self, RejectLog};
+use crate::sink::fanout::Watcher;
 use crate::sink::registry::Subscriptions;
 
 /// Longest sync token accepted.
@@ -31,6 +32,7 @@ pub async fn run(
     mut socket: RouterSocket,
     broker: Broker,
     subscriptions: Subscriptions,
+    publisher: Watcher,
     shutdown: CancellationToken,
 ) {
     let mut log = RejectLog::new("query");
@@ -49,7 +51,7 @@ pub async fn run(
         }
         let body = frames.pop().unwrap_or_default();
         let reply = match query::decode_request(&body) {
-            Ok(request) => answer(&broker, &subscriptions, request),
+            Ok(request) => answer(&broker, &subscriptions, &publisher, request),
             Err(e) => Reply {
                 error: Some(format!("bad request: {e}")),
                 ..Reply::default()
@@ -73,7 +75,12 @@ pub async fn run(
     }
 }
 
-fn answer(broker: &Broker, subscriptions: &Subscriptions, request: Request) -> Reply {
+fn answer(
+    broker: &Broker,
+    subscriptions: &Subscriptions,
+    publisher: &Watcher,
+    request: Request,
+) -> Reply {
     let current = |seq, events| Reply {
         epoch: broker.epoch(),
         seq,
@@ -133,6 +140,7 @@ fn answer(broker: &Broker, subscriptions: &Subscriptions, request: Request) -> R
             subscriptions.counters(&mut counters);
             Reply {
                 counters,
+                connections: publisher.connections(),
                 ..current(broker.seq(), Vec::new())
             }
         }

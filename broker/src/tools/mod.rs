@@ -135,11 +135,38 @@ pub async fn state(config: &Config, args: StateArgs) -> anyhow::Result<ExitCode>
 
 pub async fn stats(config: &Config) -> anyhow::Result<ExitCode> {
     let client = client_for(config)?;
-    let counters = tokio::task::spawn_blocking(move || client.broker_stats())
-        .await?
-        .with_context(|| format!("querying {}", config.query))?;
+    let (counters, connections) = tokio::task::spawn_blocking(move || {
+        Ok::<_, client::Error>((client.broker_stats()?, client.broker_connections()?))
+    })
+    .await?
+    .with_context(|| format!("querying {}", config.query))?;
+    let mut out = std::io::stdout().lock();
     for (name, value) in counters {
-        println!("{name} {value}");
+        writeln!(out, "{name} {value}")?;
+    }
+    // Like nats-server's /connz: one line per PUB subscriber connection.
+    writeln!(out, "# {} subscriber connections", connections.len())?;
+    for c in connections {
+        let subscriptions: Vec<String> = c
+            .subscriptions
+            .iter()
+            .map(|s| {
+                if s.is_empty() {
+                    "*".to_owned()
+                } else {
+                    s.clone()
+                }
+            })
+            .collect();
+        writeln!(
+            out,
+            "# {} queue={} dropped={} age={}s subscriptions={}",
+            c.peer,
+            c.queue_depth,
+            c.dropped,
+            c.connected_s,
+            subscriptions.join(",")
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

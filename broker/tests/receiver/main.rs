@@ -40,6 +40,7 @@ fn config_on_free_ports() -> Config {
     };
     config.http.listen = "127.0.0.1:0".into();
     config.api.listen = "127.0.0.1:0".into();
+    config.monitor.listen = "127.0.0.1:0".into();
     config
 }
 

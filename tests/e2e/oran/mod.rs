@@ -24,7 +24,7 @@ mod dropping;
 mod errors;
 mod flow;
 mod format;
-mod http;
+pub mod http;
 mod initial;
 mod persistence;
 mod scale;

@@ -51,6 +51,12 @@ impl Broker {
         }
     }
 
+    /// Visit every row of the state table, in seq order, under the
+    /// core's lock: `visit` must be quick (the metrics read numbers).
+    pub fn each_row(&self, visit: impl FnMut(&crate::core::table::Entry)) {
+        self.lock().table.each(visit);
+    }
+
     /// The latest event for a (type, resource address).
     pub fn latest(&self, key: &Key) -> Option<Event> {
         self.lock().table.get(key).map(|e| e.event.clone())

@@ -62,6 +62,10 @@ pub struct SubscriberInfo {
     pub subscriptions: Vec<Bytes>,
     /// Messages dropped because its queue was full.
     pub dropped: u64,
+    /// Messages in its queue now.
+    pub queue_depth: usize,
+    /// When it connected.
+    pub since: std::time::Instant,
 }
 
 /// A bound ZMTP PUB socket. Dropping it (or [`close`](Publisher::close))
@@ -140,9 +144,61 @@ impl Publisher {
         self.registry.subscribers()
     }
 
+    /// A handle that reads the subscribers and counters while the
+    /// publishing task owns the publisher (for `stats` and `/connz`).
+    pub fn watcher(&self) -> Watcher {
+        Watcher(Arc::clone(&self.registry))
+    }
+
     /// Stop accepting and close every connection (also done on drop).
     pub fn close(&self) {
         self.shutdown.cancel();
+    }
+}
+
+/// Reads a [`Publisher`]'s subscribers and counters from elsewhere.
+#[derive(Debug, Clone)]
+pub struct Watcher(Arc<Registry>);
+
+impl Watcher {
+    /// See [`Publisher::subscribers`].
+    pub fn subscribers(&self) -> Vec<SubscriberInfo> {
+        self.0.subscribers()
+    }
+
+    /// See [`Publisher::stats`].
+    pub fn stats(&self) -> PublisherStats {
+        self.0.stats()
+    }
+
+    /// The subscribers as the query socket's `stats` and `/connz` list
+    /// them, oldest first.
+    pub fn connections(&self) -> Vec<proto::query::Connection> {
+        self.0
+            .subscribers()
+            .into_iter()
+            .map(|s| proto::query::Connection {
+                peer: s.peer,
+                subscriptions: s
+                    .subscriptions
+                    .iter()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect(),
+                queue_depth: s.queue_depth as u64,
+                dropped: s.dropped,
+                connected_s: s.since.elapsed().as_secs(),
+            })
+            .collect()
+    }
+
+    /// The most messages one subscriber may have queued.
+    pub fn queue_capacity(&self) -> usize {
+        self.0.capacity
+    }
+
+    /// The most connections served at once.
+    pub fn max_connections(&self) -> usize {
+        self.0.max_connections
     }
 }
 

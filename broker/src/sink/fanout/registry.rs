@@ -22,6 +22,8 @@ pub struct Peer {
     dropped: AtomicU64,
     /// When a drop was last logged, and how many were not logged since.
     drop_log: Mutex<(Option<Instant>, u64)>,
+    /// When it connected.
+    since: Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +85,7 @@ impl Registry {
             queue,
             dropped: AtomicU64::new(0),
             drop_log: Mutex::new((None, 0)),
+            since: Instant::now(),
         });
         let mut inner = self.lock();
         let id = inner.next_id;
@@ -153,6 +156,8 @@ impl Registry {
                 peer: e.peer.addr.clone(),
                 subscriptions: e.prefixes.to_vec(),
                 dropped: e.peer.dropped.load(Ordering::Relaxed),
+                queue_depth: e.peer.queue.max_capacity() - e.peer.queue.capacity(),
+                since: e.peer.since,
             })
             .collect()
     }

@@ -88,6 +88,7 @@ impl Receiver {
         let count = events.len() as u64;
         match self.broker.accept_all(events, Origin::Upstream) {
             Ok(_) => {
+                self.broker.health().pushed();
                 self.broker
                     .stats()
                     .accepted_http

@@ -16,14 +16,16 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::address::{normalize, resource_path};
+use super::address::resource_path;
 use super::kube::PortForward;
 use super::resolve::Target;
-use super::rest::{Rest, RestError, Subscribed, Subscription, http_client};
+use super::rest::{Rest, RestError, Subscribed, http_client};
 use super::{ApiVersion, UpstreamConfig};
 use crate::core::shared::Broker;
 use crate::core::stats;
 use catalog::EventType;
+
+mod cleanup;
 
 /// First retry delay after a failure.
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
@@ -45,6 +47,9 @@ struct Wanted {
     /// The upstream answered 404 to the subscribe: it does not offer this
     /// resource. Not asked again until the upstream comes back from down.
     unsupported: bool,
+    /// Its CurrentState was read since it was subscribed or since the
+    /// upstream came back (pushes may have been lost while it was away).
+    seeded: bool,
 }
 
 /// Is the upstream being followed? Logged on change only.
@@ -71,6 +76,8 @@ pub struct Manager {
     interval: Duration,
     /// Set once the API has been found (see [`Rest::detect`]).
     rest: Option<Rest>,
+    /// The current pass reached the upstream and listed its subscriptions.
+    reached: bool,
     /// Keeps the port-forward open while the manager runs.
     _forward: Option<PortForward>,
 }
@@ -100,6 +107,7 @@ impl Manager {
                 address: config.flavor.address(&target.node, resource_path(r, api)),
                 id: None,
                 unsupported: false,
+                seeded: false,
             })
             .collect();
         Ok(Manager {
@@ -114,6 +122,7 @@ impl Manager {
             wanted,
             interval: Duration::from_millis(config.health_interval_ms),
             rest: None,
+            reached: false,
             _forward: target.forward,
         })
     }
@@ -126,20 +135,6 @@ impl Manager {
     /// The EndpointUri as it may be logged: the secret left out.
     fn shown_callback(&self) -> String {
         format!("{}/<secret>", self.callback_base)
-    }
-
-    /// Was `endpoint` registered by an earlier run of this broker (the same
-    /// callback with no secret, or with another one)?
-    fn is_earlier_run(&self, endpoint: &str) -> bool {
-        endpoint != self.callback
-            && endpoint
-                .strip_prefix(self.callback_base.as_str())
-                .is_some_and(|rest| {
-                    rest.is_empty()
-                        || rest.strip_prefix('/').is_some_and(|s| {
-                            !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
-                        })
-                })
     }
 
     /// Tell the broker which types the upstream should report: until it
@@ -159,9 +154,11 @@ impl Manager {
     pub async fn run(mut self, shutdown: CancellationToken) {
         tracing::info!(url = %self.url, callback = %self.shown_callback(), resources = self.wanted.len(), "following upstream");
         self.expect_wanted();
+        self.show(false);
         let mut status = Status::Starting;
         let mut backoff = BACKOFF_MIN;
         loop {
+            self.reached = false;
             let pass = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 pass = self.reconcile() => pass,
@@ -181,6 +178,15 @@ impl Manager {
                 }
                 Err(e) => {
                     stats::bump(&self.broker.stats().upstream_errors);
+                    if !self.reached {
+                        // Unreachable: nothing it holds is known to work,
+                        // and pushes may be lost until it is back, when
+                        // every resource is read again.
+                        for w in &mut self.wanted {
+                            w.seeded = false;
+                        }
+                        self.show(false);
+                    }
                     if status != Status::Down {
                         tracing::warn!("upstream not followed, retrying with backoff: {e}");
                         // Anything may have changed by the time it is back.
@@ -286,80 +292,61 @@ impl Manager {
                 .upstream_resubscribes
                 .fetch_add(lost, std::sync::atomic::Ordering::Relaxed);
         }
-        let subscribed = self.subscribed() as u64;
-        self.broker
-            .stats()
-            .upstream_subscribed
-            .store(subscribed, std::sync::atomic::Ordering::Relaxed);
+        self.reached = true;
+        self.show(true);
         refused.map_or(Ok(()), Err)
     }
 
-    /// Delete what would make the upstream deliver twice or to nobody:
-    /// subscriptions with our callback and a wanted address that we did not
-    /// adopt (an earlier pass that raced, a manual POST), and every
-    /// subscription of an earlier run of this broker (killed before it could
-    /// delete them; its secret is gone, so its callback only refuses).
-    async fn delete_duplicates(&self, rest: &Rest, listed: &[Subscription]) {
-        for s in listed {
-            let earlier = self.is_earlier_run(&s.endpoint);
-            if !earlier {
-                if s.endpoint != self.callback {
-                    continue;
-                }
-                let adopted = self
-                    .wanted
-                    .iter()
-                    .any(|w| w.id.as_deref() == Some(s.id.as_str()));
-                let wanted = self
-                    .wanted
-                    .iter()
-                    .any(|w| normalize(&w.address) == normalize(&s.resource));
-                if adopted || !wanted {
-                    continue;
-                }
-            }
-            let what = match earlier {
-                true => "subscription of an earlier run of this broker",
-                false => "duplicate subscription",
-            };
-            match rest.delete(&s.id).await {
-                Ok(()) => tracing::info!(resource = %s.resource, id = %s.id, "deleted {what}"),
-                Err(e) => tracing::debug!("cannot delete {what} {}: {e}", s.id),
-            }
-        }
-    }
-
-    /// Our subscription in `listed` for wanted resource `i`: same
-    /// EndpointUri, and the same address or (StarlingX) a prefix covering it.
-    fn find(&self, listed: &[Subscription], i: usize) -> Option<Subscription> {
-        let want = normalize(&self.wanted[i].address);
-        let ours = listed.iter().filter(|s| s.endpoint == self.callback);
-        let mut covering = None;
-        for s in ours {
-            let have = normalize(&s.resource);
-            if have == want {
-                return Some(s.clone());
-            }
-            if want.starts_with(&format!("{have}/")) {
-                covering = Some(s.clone());
-            }
-        }
-        covering
-    }
-
-    /// Record `id` for resource `i`; a new id means new state to seed.
+    /// Record `id` for resource `i`; a new id, or one not seeded since the
+    /// upstream came back, means state to read.
     async fn adopt(&mut self, rest: &Rest, i: usize, id: String) {
-        if self.wanted[i].id.as_deref() == Some(id.as_str()) {
+        if self.wanted[i].id.as_deref() == Some(id.as_str()) && self.wanted[i].seeded {
             return;
         }
         self.wanted[i].id = Some(id);
         let address = self.wanted[i].address.clone();
-        self.seed(rest, &address).await;
+        self.wanted[i].seeded = self.seed(rest, &address).await;
+    }
+
+    /// What the upstream is to us now, for `stats`, `/metrics` and `/readyz`.
+    /// `reached`: this pass reached it; else nothing is held.
+    fn show(&self, reached: bool) {
+        let offered = || self.wanted.iter().filter(|w| !w.unsupported);
+        let wanted = offered().count() as u64;
+        let subscribed = match reached {
+            true => offered().filter(|w| w.id.is_some()).count() as u64,
+            false => 0,
+        };
+        let seeded = match reached {
+            true => offered().filter(|w| w.id.is_some() && w.seeded).count() as u64,
+            false => 0,
+        };
+        let url = self
+            .rest
+            .as_ref()
+            .map_or(self.url.as_str(), Rest::base)
+            .to_owned();
+        self.broker.health().update_upstream(|u| {
+            u.followed = true;
+            u.url = url;
+            u.connected = reached;
+            u.wanted = wanted;
+            u.subscribed = subscribed;
+            u.seeded = seeded;
+            if reached {
+                u.last_contact = Some(std::time::Instant::now());
+            }
+        });
+        self.broker
+            .stats()
+            .upstream_subscribed
+            .store(subscribed, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Take the resource's current state into the broker: every answer is
-    /// news unless the broker holds the same, or a push arrived after we asked.
-    async fn seed(&self, rest: &Rest, address: &str) {
+    /// news unless the broker holds the same, or a push arrived after we
+    /// asked. Returns whether it was read and taken.
+    async fn seed(&self, rest: &Rest, address: &str) -> bool {
         let asked_at = std::time::Instant::now();
         let events = match rest.current_state(address).await {
             Ok(events) => events,
@@ -367,7 +354,7 @@ impl Manager {
                 // Not fatal: the next push brings the state anyway.
                 stats::bump(&self.broker.stats().upstream_errors);
                 tracing::debug!("cannot seed {address}: {e}");
-                return;
+                return false;
             }
         };
         match self.broker.seed(events, asked_at) {
@@ -376,52 +363,17 @@ impl Manager {
                     .stats()
                     .accepted_upstream_pull
                     .fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
+                true
             }
             Err(e) => {
                 stats::bump(&self.broker.stats().upstream_errors);
                 tracing::warn!("CurrentState of {address} refused: {e}");
+                false
             }
         }
     }
 
     fn subscribed(&self) -> usize {
         self.wanted.iter().filter(|w| w.id.is_some()).count()
-    }
-
-    /// Delete our subscriptions, within [`SHUTDOWN_LIMIT`]: the upstream
-    /// must not keep posting to a broker that is gone.
-    async fn unsubscribe_all(&mut self) {
-        let Some(rest) = &self.rest else { return };
-        let mut ids: Vec<String> = self.wanted.iter_mut().filter_map(|w| w.id.take()).collect();
-        ids.sort();
-        ids.dedup();
-        if ids.is_empty() {
-            return;
-        }
-        let deletes = futures::future::join_all(ids.iter().map(|id| rest.delete(id)));
-        match tokio::time::timeout(SHUTDOWN_LIMIT, deletes).await {
-            Ok(results) => {
-                let failed: Vec<String> = results
-                    .into_iter()
-                    .filter_map(|r| r.err().map(|e| e.to_string()))
-                    .collect();
-                if failed.is_empty() {
-                    tracing::info!(deleted = ids.len(), "upstream subscriptions deleted");
-                } else {
-                    tracing::warn!(
-                        failed = failed.len(),
-                        "some upstream subscriptions were not deleted: {}",
-                        failed.join("; ")
-                    );
-                }
-            }
-            Err(_) => tracing::warn!(
-                "upstream subscriptions not deleted within {SHUTDOWN_LIMIT:?}; the upstream drops them after failed deliveries"
-            ),
-        }
-        self.broker
-            .stats()
-            .upstream_subscribed
-            .store(0, std::sync::atomic::Ordering::Relaxed);
     }
 }

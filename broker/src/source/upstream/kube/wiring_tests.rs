@@ -92,6 +92,7 @@ fn kube_config(fake: &FakeApiServer, mode: KubeMode) -> Config {
     // towards the API server (here 127.0.0.1).
     config.http.listen = "0.0.0.0:0".into();
     config.api.listen = "127.0.0.1:0".into();
+    config.monitor.listen = "127.0.0.1:0".into();
     config.kube.enabled = true;
     config.kube.mode = mode;
     config.kube.node_name = Some("n1".into());
