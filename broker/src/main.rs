@@ -10,6 +10,7 @@ use broker::Config;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+mod logging;
 mod tools;
 
 /// The node's PTP event broker: holds the O-RAN sync state and fans every
@@ -157,6 +158,15 @@ enum Command {
     },
     /// List the subscriptions: id, where declared, URI, filter.
     Subscriptions(tools::subscriptions::ListArgs),
+    /// Print a shell completion script, e.g.
+    /// `ptp-broker completions bash > /etc/bash_completion.d/ptp-broker`.
+    Completions {
+        /// The shell.
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `ptp-broker man > ptp-broker.1`.
+    Man,
 }
 
 impl Settings {
@@ -198,17 +208,85 @@ impl Settings {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return refuse_arguments(e),
+    };
     match run(cli) {
         Ok(code) => code,
+        // `ptp-broker state --json | head -1`: the reader is gone, which is
+        // what it wanted; not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ptp-broker: {e:#}");
+            eprintln!("ptp-broker: {}", one_line(&e));
             ExitCode::from(2)
         }
     }
 }
 
+/// Print clap's error, with a hint when a flag of the broker itself was
+/// given after a subcommand (`ptp-broker watch --http …`).
+fn refuse_arguments(e: clap::Error) -> ExitCode {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let _ = e.print();
+    if e.kind() == ErrorKind::UnknownArgument
+        && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
+    {
+        let name = arg.trim_start_matches('-').split('=').next().unwrap_or_default();
+        let top = Cli::command();
+        if top.get_arguments().any(|a| a.get_long() == Some(name)) {
+            eprintln!(
+                "\nhint: --{name} is a flag of the broker itself: give it before the subcommand (ptp-broker --{name} … SUBCOMMAND); the terminal tools only take the endpoint, --config and --log flags"
+            );
+        }
+    }
+    // 0 for --help and --version, 2 for a usage error.
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+}
+
+/// Was stdout closed under us?
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The error and its causes on one line, each said once: the config
+/// crate's errors repeat their cause in their own message.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain().map(|c| c.to_string()) {
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    // Generated from the definitions above, before any configuration is read.
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "ptp-broker", &mut out);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let config = cli.settings.load()?;
     // The terminal tools print what they were asked for; the zeromq
     // crate's reconnect warnings are noise there (they say why themselves).
@@ -217,7 +295,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     } else {
         "warn"
     };
-    init_logging(&config.log, config.log_format, zeromq)?;
+    logging::init(&config.log, config.log_format, zeromq)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -225,12 +303,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => runtime.block_on(serve(config)),
         Some(Command::Config) => {
-            let toml = config.to_toml();
-            print!("{toml}");
+            use std::io::Write;
+            let mut toml = config.to_toml();
             if !toml.ends_with('\n') {
-                println!();
+                toml.push('\n');
             }
+            std::io::stdout().lock().write_all(toml.as_bytes())?;
             Ok(ExitCode::SUCCESS)
+        }
+        // `--emit` alone used to be ignored: the emit went to the default
+        // query endpoint and waited there.
+        Some(Command::Emit(_))
+            if cli.settings.emit.is_some()
+                && cli.settings.query.is_none()
+                && config.query == broker::config::DEFAULT_QUERY =>
+        {
+            anyhow::bail!(
+                "`ptp-broker emit` is confirmed: it goes through the query endpoint, here the default {}, and waits for the broker's sequence number; --emit names the PULL endpoint of fire-and-forget emitters. Give the broker's --query (PTP_BROKER_QUERY) instead",
+                config.query
+            )
         }
         Some(Command::Emit(args)) => runtime.block_on(tools::emit(&config, args)),
         Some(Command::Watch(args)) => runtime.block_on(tools::watch(&config, args)),
@@ -245,6 +336,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Subscriptions(args)) => {
             runtime.block_on(tools::subscriptions::list(&config, args))
         }
+        Some(Command::Completions { .. } | Command::Man) => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -276,56 +368,4 @@ async fn cancel_on_signal(
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
     }
     shutdown.cancel();
-}
-
-/// A log filter as `log` or `RUST_LOG` give it: comma-separated directives,
-/// each a level or `TARGET=LEVEL`. A bare word that is not a level would be
-/// taken by tracing as a target logged at trace level: refused instead.
-fn parse_filter(what: &str, text: &str) -> anyhow::Result<tracing_subscriber::EnvFilter> {
-    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
-    let is_level = |l: &str| LEVELS.iter().any(|x| x.eq_ignore_ascii_case(l.trim()));
-    for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-        let level_ok = match directive.rsplit_once('=') {
-            Some((_, level)) => is_level(level),
-            None => is_level(directive),
-        };
-        anyhow::ensure!(
-            level_ok,
-            "{what}: {directive:?} is not a level (off, error, warn, info, debug, trace) or TARGET=LEVEL"
-        );
-    }
-    tracing_subscriber::EnvFilter::builder()
-        .parse(text)
-        .map_err(|e| anyhow::anyhow!("{what}: {text:?} is not a log filter: {e}"))
-}
-
-fn init_logging(
-    filter: &str,
-    format: broker::config::LogFormat,
-    zeromq: &str,
-) -> anyhow::Result<()> {
-    use std::io::IsTerminal;
-    // The zeromq crate logs every peer connect/disconnect at info.
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(env) if !env.trim().is_empty() => parse_filter("RUST_LOG", &env)?,
-        _ => parse_filter(
-            "invalid log (--log, PTP_BROKER_LOG or the config file)",
-            filter,
-        )?
-        .add_directive(format!("zeromq={zeromq}").parse()?),
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        // A log line that cannot be written (stderr a closed pipe) is lost;
-        // by default tracing-subscriber then eprintln!s the error, which
-        // panics on the same closed pipe and kills the task that logged:
-        // the SIGTERM handler's, so the broker never stopped.
-        .log_internal_errors(false);
-    match format {
-        broker::config::LogFormat::Text => builder.init(),
-        broker::config::LogFormat::Json => builder.json().with_ansi(false).init(),
-    }
-    Ok(())
 }

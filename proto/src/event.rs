@@ -266,7 +266,9 @@ impl Event {
 }
 
 impl fmt::Display for Event {
-    /// One line for terminals: `#seq type address value [value…] [origin]`,
+    /// One line for terminals: `#seq type address STATE [offset=N ns]
+    /// [origin]` (or `clock-class=N`, `clock-quality=N`, `value=N` for an
+    /// event with a number only),
     /// then `(initial)`, `(repaired)` or `UNKNOWN (unknown)` for those deliveries.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -279,8 +281,25 @@ impl fmt::Display for Event {
         if self.delivery == Delivery::Unknown {
             return f.write_str(" UNKNOWN (unknown)");
         }
+        // States bare; numbers labelled: an offset when the event also has
+        // a state, else what the type measures.
+        let has_state = self
+            .data
+            .values
+            .iter()
+            .any(|v| v.data_type == DataType::Notification);
         for v in &self.data.values {
-            write!(f, " {}", v.value)?;
+            match (v.data_type, has_state) {
+                (DataType::Notification, _) => write!(f, " {}", v.value)?,
+                (_, true) => write!(f, " offset={} ns", v.value)?,
+                _ if self.event_type.as_str().ends_with("clock-class-change") => {
+                    write!(f, " clock-class={}", v.value)?
+                }
+                _ if self.event_type.as_str().contains("clock-quality") => {
+                    write!(f, " clock-quality={}", v.value)?
+                }
+                _ => write!(f, " value={}", v.value)?,
+            }
         }
         write!(f, " [{}]", self.meta.origin)?;
         match self.delivery {

@@ -6,7 +6,8 @@
 //! - `fabric`: every process gets exactly its types, once (issue: the fabric);
 //! - `bounds`: a state table of many pages, a full table;
 //! - `bad_input`: wrong frames, garbage and attacks are counted, never fatal;
-//! - `cli`: the terminal tools and configuration errors;
+//! - `cli`: the terminal tools and configuration errors; `cli_edges`: the
+//!   rough edges a new user found (hints, pipes, labels, completions);
 //! - `resilience`: late joiners, gaps, broker restarts, many clients;
 //! - `truth`: forged pushes, bad values, the emit policy, origin, no stale
 //!   state after a restart;
@@ -23,6 +24,7 @@ mod bad_input;
 mod bounds;
 mod browser;
 mod cli;
+mod cli_edges;
 mod fabric;
 mod monitor;
 mod oran;

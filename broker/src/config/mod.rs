@@ -213,6 +213,23 @@ pub enum LogFormat {
     Json,
 }
 
+/// The config crate says "for key `http.listen` in the environment": name
+/// the variable the user set, `PTP_BROKER_HTTP__LISTEN`.
+fn name_the_variable(e: config::ConfigError) -> ConfigError {
+    let text = e.to_string();
+    let key = text
+        .strip_suffix(" in the environment")
+        .and_then(|t| t.rsplit_once("for key `"))
+        .and_then(|(reason, key)| Some((reason.trim_end(), key.strip_suffix('`')?)));
+    match key {
+        Some((reason, key)) => ConfigError::Environment {
+            variable: format!("PTP_BROKER_{}", key.to_uppercase().replace('.', "__")),
+            reason: format!("{reason} for key {key}"),
+        },
+        None => ConfigError::Load(e),
+    }
+}
+
 /// A configuration that cannot be used, with the reason.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -220,6 +237,14 @@ pub enum ConfigError {
     /// The file, environment or flags could not be read or merged.
     #[error("{0}")]
     Load(#[from] config::ConfigError),
+    /// An environment variable has a value its key does not take.
+    #[error("{variable}: {reason}")]
+    Environment {
+        /// The variable, e.g. `PTP_BROKER_HEARTBEAT_MS`.
+        variable: String,
+        /// What the config crate said.
+        reason: String,
+    },
     /// A value is out of range or malformed.
     #[error("invalid {key}: {reason}")]
     Invalid {
@@ -262,7 +287,10 @@ impl Config {
         for (key, value) in overrides {
             builder = builder.set_override(*key, value.as_str())?;
         }
-        let config: Config = builder.build()?.try_deserialize()?;
+        let config: Config = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(name_the_variable)?;
         config.validate()?;
         Ok(config)
     }
@@ -381,6 +409,13 @@ impl Config {
         let mut out = String::with_capacity(printed.len() + 512);
         for line in printed.lines() {
             out.push_str(line);
+            // An empty list means "all" for these keys: say so.
+            match line {
+                "resources = []" => out.push_str("  # empty: every O-RAN resource"),
+                "allow = []" => out.push_str("  # empty: any source address"),
+                "types = []" => out.push_str("  # empty: every type"),
+                _ => {}
+            }
             out.push('\n');
             for (section, is_unset, hint) in unset {
                 if line == section && is_unset {

@@ -52,7 +52,21 @@ pub struct StateArgs {
 }
 
 fn parse_type(s: &str) -> Result<EventType, String> {
-    EventType::new(s).map_err(|e| e.to_string())
+    EventType::new(s).map_err(|e| {
+        // An upper-case name is meant as one of the catalog's constants.
+        let constant = !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if constant {
+            let names: Vec<&str> = catalog::ALL.iter().map(|e| e.name()).collect();
+            format!(
+                "unknown event type name {s:?}; the names are {} (or give a type string such as event.sync.ptp-status.ptp-state-change, or an application type such as my-app.alarm)",
+                names.join(", ")
+            )
+        } else {
+            e.to_string()
+        }
+    })
 }
 
 fn client_for(config: &Config) -> anyhow::Result<Client> {
@@ -87,7 +101,7 @@ pub async fn watch(config: &Config, args: WatchArgs) -> anyhow::Result<ExitCode>
         let mut stream = client
             .subscribe(t.clone())
             .await
-            .with_context(|| format!("subscribing to {t} at {}", config.publish))?;
+            .with_context(|| format!("subscribing to {t}"))?;
         let tx = tx.clone();
         tokio::spawn(async move {
             while let Some(e) = stream.next_event().await {

@@ -1,6 +1,7 @@
 //! `ptp-broker subscribe`, `unsubscribe` and `subscriptions`: the run-time
 //! subscriptions of a running broker, over its query socket.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -151,7 +152,7 @@ pub async fn unsubscribe(config: &Config, id: String) -> anyhow::Result<ExitCode
 pub async fn list(config: &Config, args: ListArgs) -> anyhow::Result<ExitCode> {
     let reply = ask(config, Request::Subscriptions).await?;
     for listed in &reply.subscriptions {
-        println!("{}", line(listed, args.json));
+        writeln!(std::io::stdout().lock(), "{}", line(listed, args.json))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -403,13 +403,25 @@ impl Io {
             // Once the state query is out it has its own deadline, per page:
             // a large table read page by page is progress, not silence.
             if now >= p.deadline && !p.requested {
-                let _ = p.reply.send(Err(Error::Unavailable {
-                    endpoint: self.config.publish.clone(),
-                    reason: format!(
-                        "no current state from the broker within {:?}",
-                        self.config.timeout
+                // Say which side was silent: heartbeats come on PUB, the
+                // sync marker is asked for on the query endpoint.
+                let (endpoint, reason) = match self.epoch {
+                    None => (
+                        format!("{} (PUB) and {} (query)", self.config.publish, self.config.query),
+                        format!(
+                            "no heartbeat and no answer within {:?}: is the broker running there?",
+                            self.config.timeout
+                        ),
                     ),
-                }));
+                    Some(_) => (
+                        self.config.query.clone(),
+                        format!(
+                            "heartbeats arrive on PUB, but the query endpoint gave no state within {:?}",
+                            self.config.timeout
+                        ),
+                    ),
+                };
+                let _ = p.reply.send(Err(Error::Unavailable { endpoint, reason }));
             } else {
                 self.pending.push(p);
             }
