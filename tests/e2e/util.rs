@@ -140,6 +140,10 @@ pub struct Broker {
     child: Child,
     pub endpoints: Endpoints,
     stderr: mpsc::Receiver<String>,
+    /// Its own state directory (unless `--state-dir` was given), removed
+    /// on drop: nothing a test subscribes may outlive it or reach another
+    /// test's broker through the user's default state directory.
+    state_dir: PathBuf,
 }
 
 impl Broker {
@@ -165,8 +169,15 @@ impl Broker {
 
     /// Start, or say why not (the exit code and stderr).
     pub fn try_start(args: &[&str]) -> Result<Broker, String> {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let state_dir = std::env::temp_dir().join(format!(
+            "ptp-broker-e2e-state-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         let mut child = Command::new(binary("ptp-broker"))
             .args(args)
+            .env("PTP_BROKER_STATE_DIR", &state_dir)
             .env("PTP_BROKER_HTTP__LISTEN", "127.0.0.1:0")
             .env("PTP_BROKER_API__LISTEN", "127.0.0.1:0")
             .env("PTP_BROKER_MONITOR__LISTEN", "127.0.0.1:0")
@@ -198,6 +209,7 @@ impl Broker {
             child,
             endpoints: Endpoints::default(),
             stderr: err_rx,
+            state_dir,
         };
         match rx.recv_timeout(DEADLINE) {
             Ok(line) => match Endpoints::parse(&line) {
@@ -276,6 +288,7 @@ impl Broker {
 impl Drop for Broker {
     fn drop(&mut self) {
         self.kill9();
+        let _ = std::fs::remove_dir_all(&self.state_dir);
     }
 }
 
