@@ -22,11 +22,7 @@ fn parse_filter(what: &str, text: &str) -> anyhow::Result<tracing_subscriber::En
         .map_err(|e| anyhow::anyhow!("{what}: {text:?} is not a log filter: {e}"))
 }
 
-pub fn init(
-    filter: &str,
-    format: broker::config::LogFormat,
-    zeromq: &str,
-) -> anyhow::Result<()> {
+pub fn init(filter: &str, format: broker::config::LogFormat, zeromq: &str) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     // The zeromq crate logs every peer connect/disconnect at info.
     let filter = match std::env::var("RUST_LOG") {

@@ -233,7 +233,11 @@ fn refuse_arguments(e: clap::Error) -> ExitCode {
     if e.kind() == ErrorKind::UnknownArgument
         && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
     {
-        let name = arg.trim_start_matches('-').split('=').next().unwrap_or_default();
+        let name = arg
+            .trim_start_matches('-')
+            .split('=')
+            .next()
+            .unwrap_or_default();
         let top = Cli::command();
         if top.get_arguments().any(|a| a.get_long() == Some(name)) {
             eprintln!(

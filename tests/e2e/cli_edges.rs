@@ -149,7 +149,10 @@ fn mistakes_get_hints_not_puzzles() {
         &[],
     );
     assert_eq!(code, 2);
-    assert!(err.contains("query endpoint") && err.contains("--query"), "{err}");
+    assert!(
+        err.contains("query endpoint") && err.contains("--query"),
+        "{err}"
+    );
     // "all" is said as such.
     let (code, out, _) = run(&["config"], &[]);
     assert_eq!(code, 0);

@@ -407,7 +407,10 @@ impl Io {
                 // sync marker is asked for on the query endpoint.
                 let (endpoint, reason) = match self.epoch {
                     None => (
-                        format!("{} (PUB) and {} (query)", self.config.publish, self.config.query),
+                        format!(
+                            "{} (PUB) and {} (query)",
+                            self.config.publish, self.config.query
+                        ),
                         format!(
                             "no heartbeat and no answer within {:?}: is the broker running there?",
                             self.config.timeout
