@@ -7,7 +7,8 @@
 //! - `net`: [`outbound_ip`] and [`api_server_addr`], to pick the callback
 //!   address the daemon (host network) can reach, and [`service_url`];
 //! - `port_forward`: [`PortForward`], a local TCP port tunnelled to the pod
-//!   through `pods/portforward`, re-aimed when the pod is replaced.
+//!   through `pods/portforward`, re-aimed when the pod is replaced;
+//! - `rbac`: [`RBAC_RULES`], the Role the above needs (deploy/kubernetes).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), broker::source::upstream::kube::KubeError> {
@@ -22,6 +23,7 @@
 
 mod net;
 mod port_forward;
+mod rbac;
 
 #[cfg(test)]
 mod fake_apiserver;
@@ -39,6 +41,7 @@ use serde::{Deserialize, Serialize};
 
 pub use net::{api_server_addr, outbound_ip, service_url};
 pub use port_forward::PortForward;
+pub use rbac::{RBAC_RULES, RbacRule};
 
 /// Where to find the linuxptp-daemon pod. The defaults are those of the Red
 /// Hat ptp-operator.
