@@ -28,7 +28,11 @@ fn config_of(map: &ConfigMap) -> broker::Config {
         .as_ref()
         .and_then(|d| d.get("ptp-broker.toml"))
         .expect("ptp-broker.toml in the ConfigMap");
-    let file = std::env::temp_dir().join(format!("ptp-broker-deploy-{}.toml", std::process::id()));
+    // One file per call: the tests run in parallel and each removes its own.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file =
+        std::env::temp_dir().join(format!("ptp-broker-deploy-{}-{n}.toml", std::process::id()));
     std::fs::write(&file, text).expect("write");
     let config = broker::Config::load(Some(&file), std::iter::empty(), &[]);
     let _ = std::fs::remove_file(&file);
