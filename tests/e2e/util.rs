@@ -175,9 +175,14 @@ impl Broker {
             std::process::id(),
             NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
-        let mut child = Command::new(binary("ptp-broker"))
+        let mut command = Command::new(binary("ptp-broker"));
+        // The environment beats a config file: a test that gives one may
+        // set state_dir there, so it keeps that (or the default).
+        if !args.contains(&"--config") {
+            command.env("PTP_BROKER_STATE_DIR", &state_dir);
+        }
+        let mut child = command
             .args(args)
-            .env("PTP_BROKER_STATE_DIR", &state_dir)
             .env("PTP_BROKER_HTTP__LISTEN", "127.0.0.1:0")
             .env("PTP_BROKER_API__LISTEN", "127.0.0.1:0")
             .env("PTP_BROKER_MONITOR__LISTEN", "127.0.0.1:0")
