@@ -1,17 +1,23 @@
 //! `bench-emit`: the load generator. Connects one kind of sender (ZeroMQ
-//! PUSH, NATS publish, or HTTP POST to one or more URLs), then:
+//! PUSH, NATS publish, HTTP POST to one or more URLs, or raw TCP to the
+//! loopback probe's receivers), then:
 //!
 //! - stdout `ready` once connected;
 //! - sends warm-up events at `--warm-rate` until stdin says `go`, so the
 //!   driver can see every subscriber receive before anything is measured;
-//! - sends `--count` events at `--rate`, paced against the clock;
+//! - sends `--count` events at `--rate`, paced against the clock (`--rate
+//!   inf`: as fast as it can, the probe);
+//! - takes the end time when the last event has been handed to the socket,
+//!   the same rule for every mode; only then waits for the peer where the
+//!   mode has a wait (NATS PING/PONG, HTTP answers);
 //! - stdout one JSON line, an `EmitReport`; then keep the connection open
 //!   until stdin closes, so nothing still queued is lost; exit 0.
 //!
 //! Every event is numbered (`n`, in the id). With `--stamp-seq` the emitter
 //! also sets `meta.seq = n`, for the paths where no broker stamps it.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, BufWriter, Write};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -23,7 +29,7 @@ use tokio::sync::mpsc;
 use zeromq::{Socket, SocketSend};
 
 #[path = "wire/mod.rs"]
-#[allow(dead_code)] // shared by three binaries; each uses a part
+#[allow(dead_code)] // shared by four binaries; each uses a part
 mod wire;
 
 use wire::load::{EmitReport, bench_event};
@@ -34,10 +40,11 @@ struct Args {
     /// Sender kind.
     #[arg(long, value_enum)]
     mode: Mode,
-    /// ZeroMQ PULL endpoint, NATS `host:port`, or comma-separated URLs (http).
+    /// ZeroMQ PULL endpoint, NATS `host:port`, comma-separated URLs (http)
+    /// or `host:port`s (tcp).
     #[arg(long)]
     connect: String,
-    /// Measured events per second.
+    /// Measured events per second (`inf`: unpaced).
     #[arg(long)]
     rate: f64,
     /// Measured events.
@@ -52,6 +59,9 @@ struct Args {
     /// Report the send time of every measured event (latency runs).
     #[arg(long)]
     times: bool,
+    /// tcp: bytes per record (one PUB message's size).
+    #[arg(long, default_value_t = 512)]
+    record_size: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -59,6 +69,8 @@ enum Mode {
     Zmq,
     Nats,
     Http,
+    /// The loopback probe: fixed-size records over raw TCP.
+    Tcp,
 }
 
 /// Where events go.
@@ -70,6 +82,12 @@ enum Sink {
     Http {
         queues: Vec<mpsc::UnboundedSender<Arc<Vec<u8>>>>,
         workers: Vec<tokio::task::JoinHandle<anyhow::Result<u64>>>,
+    },
+    /// The loopback probe: every record written to every receiver through
+    /// a 64 KiB buffer each, so the kernel sees 64 KiB writes.
+    Tcp {
+        conns: Vec<BufWriter<TcpStream>>,
+        record: Vec<u8>,
     },
 }
 
@@ -102,10 +120,32 @@ impl Sink {
                 }
                 Sink::Http { queues, workers }
             }
+            Mode::Tcp => {
+                let mut conns = Vec::new();
+                for addr in args.connect.split(',') {
+                    let stream =
+                        TcpStream::connect(addr).with_context(|| format!("connect {addr}"))?;
+                    stream.set_nodelay(true)?;
+                    conns.push(BufWriter::with_capacity(64 * 1024, stream));
+                }
+                anyhow::ensure!(args.record_size >= 8, "--record-size below 8");
+                Sink::Tcp {
+                    conns,
+                    record: vec![0x5a; args.record_size],
+                }
+            }
         })
     }
 
     async fn send(&mut self, n: u64, stamp_seq: bool) -> anyhow::Result<()> {
+        if let Sink::Tcp { conns, record } = self {
+            // The probe's records are bytes, not events: nothing to encode.
+            wire::load::probe_record(record, n);
+            for conn in conns {
+                conn.write_all(record)?;
+            }
+            return Ok(());
+        }
         let event = bench_event(n, if stamp_seq { n } else { 0 });
         match self {
             Sink::Zmq(socket) => {
@@ -129,22 +169,31 @@ impl Sink {
                     queue.send(Arc::clone(&body)).context("poster ended")?;
                 }
             }
+            Sink::Tcp { .. } => {}
         }
         Ok(())
     }
 
+    /// Hand what the emitter buffers itself to the socket.
     fn flush(&mut self) -> anyhow::Result<()> {
-        if let Sink::Nats(nats) = self {
-            nats.flush()?;
+        match self {
+            Sink::Nats(nats) => nats.flush()?,
+            Sink::Tcp { conns, .. } => {
+                for conn in conns {
+                    conn.flush()?;
+                }
+            }
+            Sink::Zmq(_) | Sink::Http { .. } => {}
         }
         Ok(())
     }
 
-    /// Wait until everything sent has left (HTTP: been answered); the count
-    /// of failed deliveries.
+    /// After the end time is taken: wait until everything sent has been
+    /// processed (NATS: PING/PONG; HTTP: answered); the count of failed
+    /// deliveries.
     async fn finish(&mut self) -> anyhow::Result<u64> {
         match self {
-            Sink::Zmq(_) => Ok(0),
+            Sink::Zmq(_) | Sink::Tcp { .. } => Ok(0),
             Sink::Nats(nats) => {
                 nats.round_trip()?;
                 Ok(0)
@@ -202,8 +251,13 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     let start = Instant::now();
     let start_ns = wire::now_ns();
     let mut sent = 0u64;
+    let paced = args.rate.is_finite();
     while sent < args.count {
-        let due = ((start.elapsed().as_secs_f64() * args.rate) as u64 + 1).min(args.count);
+        let due = if paced {
+            ((start.elapsed().as_secs_f64() * args.rate) as u64 + 1).min(args.count)
+        } else {
+            args.count
+        };
         if sent >= due {
             let next = start + Duration::from_secs_f64(sent as f64 / args.rate);
             tokio::time::sleep_until(next.into()).await;
@@ -218,12 +272,14 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         }
         sink.flush()?;
     }
+    // The last event is in the socket: the end of sending, for every mode.
+    let end_ns = wire::now_ns();
     let errors = sink.finish().await?;
     let report = EmitReport {
         first,
         last: first + args.count - 1,
         start_ns,
-        end_ns: wire::now_ns(),
+        end_ns,
         sent_ns: keep_times.then_some(sent_ns),
         errors,
     };

@@ -4,6 +4,7 @@
 //! every report. And what is read from its [`Outcome`]: loss, rates, lag
 //! and latencies.
 
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -12,17 +13,48 @@ use anyhow::Context;
 
 use crate::peers::Env;
 use crate::procs::{self, Proc};
+use crate::wire;
 use crate::wire::load::{EmitReport, SocketReport};
 
 /// How the subscribers listen.
 #[derive(Debug, Clone)]
 pub enum Subscribers {
-    /// ZeroMQ SUB or NATS, connecting to `connect`.
-    Connect { mode: &'static str, connect: String },
+    /// Subscriber processes of `kind`, connecting to `connect`.
+    Connect { kind: SubKind, connect: String },
     /// HTTP webhooks, one per process; the emitter (or the broker) POSTs to each.
     Webhooks,
     /// JSON-RPC receivers, one per process; the broker connects to each.
     JsonRpc,
+    /// The loopback probe's raw TCP receivers, one per process; the
+    /// emitter connects to each and writes `record_size`-byte records.
+    Probe { record_size: usize },
+}
+
+/// Which program subscribes, and how.
+#[derive(Debug, Clone)]
+pub enum SubKind {
+    /// `bench-sub --mode zmq`: pure-Rust ZeroMQ SUB sockets.
+    Zmq,
+    /// `bench-sub --mode nats`.
+    Nats,
+    /// `zmq-sub` (zmq_sub.c): C SUB sockets on the system libzmq, the
+    /// latency floor; checks `--verify seq` only.
+    CZmq,
+    /// `bench-client`: `client::register` callbacks; the client needs the
+    /// broker's query endpoint too.
+    Client { query: String },
+}
+
+impl SubKind {
+    /// Name in tables: what receives in the subscriber processes.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SubKind::Zmq => "SUB (Rust zeromq)",
+            SubKind::Nats => "NATS client",
+            SubKind::CZmq => "SUB (C libzmq)",
+            SubKind::Client { .. } => "client::register",
+        }
+    }
 }
 
 /// How the emitter sends.
@@ -34,6 +66,8 @@ pub enum Emitter {
     Post(String),
     /// HTTP POST of each event to every webhook subscriber.
     PostToWebhooks,
+    /// Raw TCP records to every probe receiver ([`Subscribers::Probe`]).
+    ToProbes,
 }
 
 /// One load run.
@@ -45,6 +79,7 @@ pub struct Load {
     pub sockets_per_proc: usize,
     /// More options for every `bench-sub`.
     pub sub_args: Vec<String>,
+    /// Measured events per second; infinite: unpaced (the probe).
     pub rate: f64,
     pub count: u64,
     pub verify: &'static str,
@@ -103,6 +138,19 @@ impl Outcome {
         if secs > 0.0 { n / secs } else { f64::INFINITY }
     }
 
+    /// Measured events received over all sockets, per second from the
+    /// first send to the last receipt.
+    pub fn delivered_per_sec(&self) -> f64 {
+        let received: u64 = self.sockets.iter().map(|s| s.received).sum();
+        let last = self.sockets.iter().map(|s| s.last_ns).max().unwrap_or(0);
+        let secs = last.saturating_sub(self.emit.start_ns) as f64 / 1e9;
+        if secs > 0.0 {
+            received as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
     /// How long after the emitter finished the last socket had the last event.
     pub fn lag(&self) -> Duration {
         let last = self.sockets.iter().map(|s| s.last_ns).max().unwrap_or(0);
@@ -127,18 +175,7 @@ pub fn run_load_with(
     let start_deadline = Instant::now() + Duration::from_secs(60);
     let mut subs = Vec::with_capacity(load.procs);
     for i in 0..load.procs {
-        let mut command = env.command("bench-sub");
-        match &load.subscribers {
-            Subscribers::Connect { mode, connect } => {
-                command.args(["--mode", mode, "--connect", connect]);
-            }
-            Subscribers::Webhooks => {
-                command.args(["--mode", "http", "--connect", "127.0.0.1:0"]);
-            }
-            Subscribers::JsonRpc => {
-                command.args(["--mode", "jsonrpc", "--connect", "127.0.0.1:0"]);
-            }
-        }
+        let mut command = subscriber_command(env, &load.subscribers);
         command
             .args(&load.sub_args)
             .args(["--sockets", &load.sockets_per_proc.to_string()])
@@ -149,11 +186,14 @@ pub fn run_load_with(
         }
         subs.push(Proc::spawn(&format!("sub-{i}"), command, &env.logs)?);
     }
-    let (mut webhooks, mut listening) = (Vec::new(), Vec::new());
+    let (mut webhooks, mut listening, mut probes) = (Vec::new(), Vec::new(), Vec::new());
     for sub in &mut subs {
         let line = sub.expect("ready", start_deadline)?;
         if let Some(addr) = procs::field(&line, "http") {
             webhooks.push(format!("http://{addr}/"));
+        }
+        if let Some(addr) = procs::field(&line, "tcp") {
+            probes.push(addr.to_owned());
         }
         if let Some(addr) = procs::field(&line, "http").or(procs::field(&line, "jsonrpc")) {
             listening.push(addr.to_owned());
@@ -168,7 +208,11 @@ pub fn run_load_with(
         Emitter::PostToWebhooks => {
             command.args(["--mode", "http", "--connect", &webhooks.join(",")])
         }
+        Emitter::ToProbes => command.args(["--mode", "tcp", "--connect", &probes.join(",")]),
     };
+    if let Subscribers::Probe { record_size } = &load.subscribers {
+        command.args(["--record-size", &record_size.to_string()]);
+    }
     command
         .args(["--rate", &load.rate.to_string()])
         .args(["--count", &load.count.to_string()]);
@@ -222,6 +266,42 @@ pub fn run_load_with(
         cpu,
         wall,
     })
+}
+
+/// The command of one subscriber process (its options but the common ones).
+fn subscriber_command(env: &Env, subscribers: &Subscribers) -> Command {
+    let bench_sub = |mode: &str, connect: &str| {
+        let mut command = env.command("bench-sub");
+        command.args(["--mode", mode, "--connect", connect]);
+        command
+    };
+    match subscribers {
+        Subscribers::Connect { kind, connect } => match kind {
+            SubKind::Zmq => bench_sub("zmq", connect),
+            SubKind::Nats => bench_sub("nats", connect),
+            SubKind::CZmq => {
+                let mut command = Command::new(&env.c_sub);
+                command.args(["--connect", connect, "--topic", wire::load::topic()]);
+                command
+            }
+            SubKind::Client { query } => {
+                // The application's way: endpoints from the environment.
+                let mut command = env.command("bench-client");
+                command
+                    .env("PTP_BROKER_PUB", connect)
+                    .env("PTP_BROKER_QUERY", query)
+                    .env("RUST_LOG", "warn");
+                command
+            }
+        },
+        Subscribers::Webhooks => bench_sub("http", "127.0.0.1:0"),
+        Subscribers::JsonRpc => bench_sub("jsonrpc", "127.0.0.1:0"),
+        Subscribers::Probe { record_size } => {
+            let mut command = bench_sub("tcp", "127.0.0.1:0");
+            command.args(["--record-size", &record_size.to_string()]);
+            command
+        }
+    }
 }
 
 /// Samples a process's RSS every 50 ms in a thread, and its CPU time at

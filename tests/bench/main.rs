@@ -5,14 +5,20 @@
 //! `tests/bench/run.sh`, which installs the peers and builds everything.
 //!
 //! Layout: [`procs`] owns child processes (always killed, read with
-//! deadlines, /proc sampling); [`peers`] starts each system under test;
-//! [`harness`] is the load procedure, [`search`] the rate search;
-//! [`scenarios`] are the first three scenarios, [`sinks`] the fourth (the
-//! broker's webhook, JSON-RPC and NATS sinks); [`report`] renders markdown.
-//! `bench-sub` and `bench-emit` (sub.rs with sub_listen.rs, emit.rs) are
-//! the helper processes; [`wire`] is what they share with this driver.
+//! deadlines, /proc sampling); [`peers`] starts each system under test and
+//! builds the C programs (libzmq forwarder, C SUB); [`harness`] is the
+//! load procedure, [`search`] the rate search; [`fanout`] is scenario 1
+//! (searches interleaved trial by trial, and the loopback probe),
+//! [`latency`] scenario 2 (paths in interleaved rounds), [`scenarios`] the
+//! sizes and scenario 3, [`sinks`] the fourth (the broker's webhook,
+//! JSON-RPC and NATS sinks); [`report`] renders markdown and the goals.
+//! `bench-sub`, `bench-emit` and `bench-client` (sub.rs with sub_listen.rs
+//! and sub_probe.rs, emit.rs, client_sub.rs) are the helper processes;
+//! [`wire`] is what they share with this driver.
 
+mod fanout;
 mod harness;
+mod latency;
 mod peers;
 mod procs;
 mod report;
@@ -20,7 +26,7 @@ mod scenarios;
 mod search;
 mod sinks;
 #[path = "wire/mod.rs"]
-#[allow(dead_code)] // shared by three binaries; each uses a part
+#[allow(dead_code)] // shared by four binaries; each uses a part
 mod wire;
 
 use std::path::Path;
@@ -74,36 +80,31 @@ fn run() -> anyhow::Result<bool> {
         sizes.fanout_k = args.k.clone();
     }
     let env = Env::new()?;
-    let mut results = Results::default();
+    let mut results = Results {
+        forwarder_io_threads: env.forwarder_io_threads,
+        smoke: args.smoke,
+        ..Results::default()
+    };
 
     if args.scenarios.contains(&1) {
         eprintln!("scenario 1: fan-out throughput");
         for &k in &sizes.fanout_k {
-            for system in System::ALL {
-                results
-                    .fanout
-                    .push(scenarios::fanout(&env, &sizes, system, k));
-            }
+            let (rows, loopback) = fanout::fanout(&env, &sizes, k);
+            results.fanout.extend(rows);
+            results.loopback.push(loopback);
         }
     }
     if args.scenarios.contains(&2) {
         eprintln!("scenario 2: end-to-end latency");
-        let mut paths: Vec<fn(&Env, &Sizes) -> anyhow::Result<scenarios::Latency>> =
-            vec![scenarios::latency_forwarder, scenarios::latency_direct];
-        if env.broker_http {
-            paths.insert(0, scenarios::latency_broker);
-        } else {
+        if !env.broker_http {
             // Not a failure of the suite: the receiver is not written yet.
             results
                 .not_run
                 .push("latency via ptp-broker: this ptp-broker has no --http receiver".to_owned());
         }
-        for latency in paths {
-            match latency(&env, &sizes) {
-                Ok(l) => results.latency.push(l),
-                Err(e) => results.errors.push(format!("latency: {e:#}")),
-            }
-        }
+        let (rows, errors) = latency::latency(&env, &sizes);
+        results.latency = rows;
+        results.errors.extend(errors);
     }
     if args.scenarios.contains(&3) {
         eprintln!("scenario 3: scale and cost");

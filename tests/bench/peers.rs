@@ -1,7 +1,9 @@
 //! The three fan-out systems compared, started the same way: spawn, wait
 //! for the ready line, read the endpoints from it. The emitter and the
 //! subscribers are the same processes for all three; only the `--mode`
-//! (ZeroMQ or NATS) and who stamps `seq` differ.
+//! (ZeroMQ or NATS) and who stamps `seq` differ. [`Env`] also builds the
+//! two C programs on the system libzmq: the forwarder and the SUB of the
+//! latency floor.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +21,11 @@ pub struct Env {
     pub logs: PathBuf,
     /// The compiled libzmq forwarder.
     pub forwarder: PathBuf,
+    /// Its ZMQ_IO_THREADS: the core count, as many as the broker's
+    /// workers (a multi-threaded tokio runtime, one worker per core).
+    pub forwarder_io_threads: usize,
+    /// The compiled C libzmq SUB (`zmq_sub.c`) of the latency floor.
+    pub c_sub: PathBuf,
     /// Whether this ptp-broker has the HTTP receiver (`--http`).
     pub broker_http: bool,
     /// Whether this ptp-broker has sink subscriptions (`subscribe`,
@@ -33,22 +40,10 @@ impl Env {
         let bin_dir = exe.parent().context("exe dir")?.to_path_buf();
         let logs = bin_dir.join("bench-logs");
         std::fs::create_dir_all(&logs)?;
-        let forwarder = bin_dir.join("zmq-forwarder");
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/zmq_forwarder.c");
-        let status = Command::new("cc")
-            .args(["-O2", "-o"])
-            .arg(&forwarder)
-            .arg(&source)
-            .arg("-lzmq")
-            .status()
-            .context("run cc (is a C compiler installed?)")?;
-        if !status.success() {
-            bail!(
-                "cc {} -lzmq failed; run tests/bench/install-deps.sh",
-                source.display()
-            );
-        }
-        for needed in ["ptp-broker", "bench-sub", "bench-emit"] {
+        let forwarder = compile_c(&bin_dir, "zmq_forwarder.c", "zmq-forwarder")?;
+        let c_sub = compile_c(&bin_dir, "zmq_sub.c", "zmq-sub")?;
+        let forwarder_io_threads = std::thread::available_parallelism().map_or(1, usize::from);
+        for needed in ["ptp-broker", "bench-sub", "bench-emit", "bench-client"] {
             if !bin_dir.join(needed).exists() {
                 bail!(
                     "{needed} not found in {}; build with cargo build --release -p broker -p ptp-broker-tests",
@@ -67,6 +62,8 @@ impl Env {
             bin_dir,
             logs,
             forwarder,
+            forwarder_io_threads,
+            c_sub,
             broker_http,
             broker_sinks,
         })
@@ -76,6 +73,29 @@ impl Env {
     pub fn command(&self, program: &str) -> Command {
         Command::new(self.bin_dir.join(program))
     }
+}
+
+/// Compile `tests/bench/<source>` against the system libzmq into
+/// `bin_dir/<name>`: `cc -O2 -o NAME SOURCE -lzmq`.
+fn compile_c(bin_dir: &Path, source: &str, name: &str) -> anyhow::Result<PathBuf> {
+    let out = bin_dir.join(name);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("bench")
+        .join(source);
+    let status = Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .arg("-lzmq")
+        .status()
+        .context("run cc (is a C compiler installed?)")?;
+    if !status.success() {
+        bail!(
+            "cc {} -lzmq failed; run tests/bench/install-deps.sh",
+            source.display()
+        );
+    }
+    Ok(out)
 }
 
 /// A fan-out system under test.
@@ -144,6 +164,7 @@ impl System {
                     .args(["--publish", "tcp://127.0.0.1:0"])
                     .args(["--query", "tcp://127.0.0.1:0"])
                     .env("PTP_BROKER_API__LISTEN", "127.0.0.1:0")
+                    .env("PTP_BROKER_MONITOR__LISTEN", "127.0.0.1:0")
                     .env("RUST_LOG", "warn");
                 if env.broker_http {
                     // The bench plays an upstream subscribed by hand: the
@@ -180,10 +201,18 @@ impl System {
                 })
             }
             System::Libzmq => {
-                let command = Command::new(&env.forwarder);
+                let mut command = Command::new(&env.forwarder);
+                command.args(["--io-threads", &env.forwarder_io_threads.to_string()]);
                 let mut proc = Proc::spawn(&name, command, &env.logs)?;
                 let line = proc.expect("zmq-forwarder ready", deadline)?;
                 let startup = begun.elapsed();
+                let threads = field(&line, "io_threads").and_then(|t| t.parse::<usize>().ok());
+                if threads != Some(env.forwarder_io_threads) {
+                    bail!(
+                        "zmq-forwarder runs {threads:?} I/O threads, not {}",
+                        env.forwarder_io_threads
+                    );
+                }
                 Ok(Running {
                     emit: field(&line, "emit").context("emit=")?.to_owned(),
                     subscribe: field(&line, "publish").context("publish=")?.to_owned(),

@@ -1,25 +1,38 @@
 //! The results as markdown: the tables, the goals of issue 5 next to what
 //! was measured, and the machine. `--write` puts the same text into
 //! docs/BENCHMARKS.md between two marker comments.
+//!
+//! Layout: this file holds [`Results`], the helpers and scenario 3;
+//! `fanout` renders scenario 1, `latency` scenario 2, `sinks` scenario 4,
+//! `goals` the goals table — every number in it computed from the rows.
 
 use std::fmt::Write as _;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
 
+mod fanout;
+mod goals;
+mod latency;
 mod sinks;
 
-use crate::peers::System;
-use crate::scenarios::{Fanout, Latency, Scale};
+use crate::fanout::{Fanout, Loopback};
+use crate::latency::Latency;
+use crate::scenarios::Scale;
 use crate::search::Trial;
 use crate::sinks::{SinkRate, WebhookFanout};
 
 /// Everything one run measured.
 #[derive(Default)]
 pub struct Results {
+    /// Scenario 1: one row per contender and K, and the loopback probe per K.
     pub fanout: Vec<Fanout>,
+    pub loopback: Vec<Loopback>,
+    /// The libzmq forwarder's I/O threads (ZMQ_IO_THREADS).
+    pub forwarder_io_threads: usize,
+    /// The smoke's tiny sizes: the goals are shown, not judged.
+    pub smoke: bool,
     pub latency: Vec<Latency>,
     pub scale: Vec<Scale>,
     /// Scenario 4: webhook fan-out (broker, direct) and the rate per sink.
@@ -48,6 +61,11 @@ fn ratio(a: f64, b: f64) -> String {
     } else {
         "–".to_owned()
     }
+}
+
+/// `a − b` in ms, with its sign.
+fn signed_ms(a: Duration, b: Duration) -> String {
+    format!("{:+.3}", (a.as_secs_f64() - b.as_secs_f64()) * 1e3)
 }
 
 /// A search's trials: `rate verdict, …`.
@@ -102,90 +120,9 @@ impl Results {
     pub fn markdown(&self, command: &str) -> String {
         let mut md = String::new();
         md.push_str(&machine(command));
-        if !self.fanout.is_empty() {
-            md.push_str(
-                "\n### 1. Fan-out throughput (emitter → system → K subscriber processes)\n\n\
-                 | K | system | max zero-loss rate (ev/s) | delivered (ev/s) | broker / this | stopped by |\n\
-                 |---|---|---:|---:|---:|---|\n",
-            );
-            for f in &self.fanout {
-                let broker = self
-                    .fanout
-                    .iter()
-                    .find(|b| b.k == f.k && b.system == System::Broker)
-                    .map_or(0.0, |b| b.rate);
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {:.0} | {:.0} | {} | {} |",
-                    f.k,
-                    f.system.name(),
-                    f.rate,
-                    f.delivered(),
-                    if f.system == System::Broker {
-                        "–".to_owned()
-                    } else {
-                        ratio(broker, f.rate)
-                    },
-                    f.limit
-                );
-            }
-        }
-        if self.fanout.iter().any(|f| f.trials.len() > 1) {
-            md.push_str("\nSearch trace (each trial a fresh run):\n\n");
-            for f in &self.fanout {
-                let _ = writeln!(md, "- K={} {}: {}", f.k, f.system.name(), trace(&f.trials));
-            }
-        }
-        if !self.latency.is_empty() {
-            md.push_str(
-                "\n### 2. End-to-end latency (upstream HTTP POST → event in every one of K processes)\n\n\
-                 | path | K | events @ rate | p50 (ms) | p99 (ms) | max (ms) | lost |\n\
-                 |---|---:|---:|---:|---:|---:|---:|\n",
-            );
-            for l in &self.latency {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} @ {:.0}/s | {} | {} | {} | {} |",
-                    l.path,
-                    l.k,
-                    l.events,
-                    l.rate,
-                    ms(l.p50),
-                    ms(l.p99),
-                    ms(l.max),
-                    l.lost
-                );
-            }
-            if let [broker, direct] = self.latency.as_slice() {
-                let _ = writeln!(
-                    md,
-                    "\nDirect / broker: p50 {}, p99 {}.",
-                    ratio(direct.p50.as_secs_f64(), broker.p50.as_secs_f64()),
-                    ratio(direct.p99.as_secs_f64(), broker.p99.as_secs_f64())
-                );
-            }
-        }
-        if !self.scale.is_empty() {
-            md.push_str(
-                "\n### 3. Scale and cost\n\n\
-                 | system | start → ready (ms) | idle RSS (MB) | subscriber sockets | rate (ev/s) | RSS loaded (MB) | CPU (% of one core) | lost |\n\
-                 |---|---:|---:|---:|---:|---:|---:|---:|\n",
-            );
-            for s in &self.scale {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {} | {:.0} | {} | {:.1} | {} |",
-                    s.system.name(),
-                    ms(s.startup),
-                    mb(s.idle_rss),
-                    s.sockets,
-                    s.rate,
-                    mb(s.loaded_rss),
-                    s.cpu_share * 100.0,
-                    s.lost
-                );
-            }
-        }
+        md.push_str(&self.fanout_section());
+        md.push_str(&self.latency_section());
+        md.push_str(&self.scale_section());
         md.push_str(&self.sinks());
         md.push_str(&self.goals());
         if !self.not_run.is_empty() {
@@ -203,62 +140,30 @@ impl Results {
         md
     }
 
-    /// Issue 5's goals beside the measurements. Recorded, never asserted.
-    fn goals(&self) -> String {
-        let mut md = String::from(
-            "\n### Goals (recorded, not asserted)\n\n| goal | measured | met |\n|---|---|---|\n",
+    /// Scenario 3.
+    fn scale_section(&self) -> String {
+        let mut md = String::new();
+        if self.scale.is_empty() {
+            return md;
+        }
+        md.push_str(
+            "\n### 3. Scale and cost\n\n\
+             | system | start → ready (ms) | idle RSS (MB) | subscriber sockets | rate (ev/s) | RSS loaded (MB) | CPU (% of one core) | lost |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|\n",
         );
-        let rate = |s: System, k: usize| {
-            self.fanout
-                .iter()
-                .find(|f| f.system == s && f.k == k)
-                .map(|f| f.rate)
-        };
-        let yes = |b: bool| if b { "yes" } else { "no" };
-        for peer in [System::Libzmq, System::Nats] {
-            if let (Some(b), Some(p)) = (rate(System::Broker, 8), rate(peer, 8)) {
-                let _ = writeln!(
-                    md,
-                    "| fan-out K=8 ≥ 1.0× {} | {} | {} |",
-                    peer.name(),
-                    ratio(b, p),
-                    yes(p > 0.0 && b >= p)
-                );
-            }
-        }
-        if let [broker, direct] = self.latency.as_slice() {
+        for s in &self.scale {
             let _ = writeln!(
                 md,
-                "| latency p99 ≤ 1 ms, K={} | {} ms | {} |",
-                broker.k,
-                ms(broker.p99),
-                yes(broker.p99 <= Duration::from_millis(1))
-            );
-            let _ = writeln!(
-                md,
-                "| p99 ≥ 10× lower than direct HTTP | {} | {} |",
-                ratio(direct.p99.as_secs_f64(), broker.p99.as_secs_f64()),
-                yes(direct.p99.as_secs_f64() >= 10.0 * broker.p99.as_secs_f64())
-            );
-        }
-        if let Some(s) = self.scale.iter().find(|s| s.system == System::Broker) {
-            let _ = writeln!(
-                md,
-                "| idle RSS ≤ 20 MB | {} MB | {} |",
+                "| {} | {} | {} | {} | {:.0} | {} | {:.1} | {} |",
+                s.system.name(),
+                ms(s.startup),
                 mb(s.idle_rss),
-                yes(s.idle_rss <= 20 << 20)
-            );
-            let _ = writeln!(
-                md,
-                "| RSS ≤ 150 MB with {} subscribers | {} MB | {} |",
                 s.sockets,
+                s.rate,
                 mb(s.loaded_rss),
-                yes(s.loaded_rss <= 150 << 20)
+                s.cpu_share * 100.0,
+                s.lost
             );
-        }
-        // Nothing measured that a goal is about (e.g. `--scenarios 4`).
-        if md.ends_with("|---|---|---|\n") {
-            return String::new();
         }
         md
     }
@@ -269,6 +174,7 @@ impl Results {
     pub fn correct(&self, fixed_rate: bool) -> bool {
         self.errors.is_empty()
             && self.latency.iter().all(|l| l.ok)
+            && self.loopback.iter().all(|l| l.runs.iter().all(|r| r.ok))
             && self.scale.iter().all(|s| s.ok)
             && self.webhooks.iter().all(|w| w.ok)
             && (!fixed_rate
@@ -281,7 +187,7 @@ impl Results {
 }
 
 /// Replace the marked region of `path` with `body`.
-pub fn write_into(path: &Path, body: &str) -> anyhow::Result<()> {
+pub fn write_into(path: &std::path::Path, body: &str) -> anyhow::Result<()> {
     let doc = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
     let (before, rest) = doc
         .split_once(START)

@@ -1,30 +1,30 @@
 //! `bench-sub`: one subscriber process of the benchmark. It opens one or
-//! more sockets of one kind (ZeroMQ SUB, NATS, an HTTP webhook, or a
-//! JSON-RPC receiver), checks every event it receives (count, `seq`
-//! contiguity, emitter number), and speaks a line protocol with the bench
-//! driver:
+//! more sockets of one kind (ZeroMQ SUB, NATS, an HTTP webhook, a
+//! JSON-RPC receiver, or a raw TCP receiver of the loopback probe), checks
+//! every event it receives (count, `seq` contiguity, emitter number), and
+//! speaks the line protocol of `wire/control.rs` with the bench driver:
 //!
-//! - stdout `ready [http=ADDR | jsonrpc=ADDR]` once every socket is connected
-//!   and subscribed (or, for the two that listen, bound);
+//! - stdout `ready [http=ADDR | jsonrpc=ADDR | tcp=ADDR]` once every socket
+//!   is connected and subscribed (or, for the three that listen, bound);
 //! - stdout `warm` once every socket has received an event;
 //! - stdin `range FIRST LAST` names the measured events; each socket then runs
 //!   until it has seen LAST or has been idle for `--drain-ms`;
 //! - stdout one JSON line, a list of `SocketReport`, one per socket; exit 0.
 
-use std::io::{BufRead, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use zeromq::{Socket, SocketRecv};
 
 mod sub_listen;
+mod sub_probe;
 #[path = "wire/mod.rs"]
-#[allow(dead_code)] // shared by three binaries; each uses a part
+#[allow(dead_code)] // shared by four binaries; each uses a part
 mod wire;
 
+use wire::control::{Control, say, serve_driver};
 use wire::load::{Tally, Verify};
 
 #[derive(Parser)]
@@ -33,7 +33,7 @@ struct Args {
     /// Socket kind.
     #[arg(long, value_enum)]
     mode: Mode,
-    /// ZeroMQ endpoint to connect, NATS `host:port`, or (http, jsonrpc) address to bind.
+    /// ZeroMQ endpoint to connect, NATS `host:port`, or (http, jsonrpc, tcp) address to bind.
     #[arg(long)]
     connect: String,
     /// NATS: the subject to subscribe to [default: the bench event's type].
@@ -61,6 +61,9 @@ struct Args {
     /// Stop after this long without an event once the range is known.
     #[arg(long, default_value_t = 1000)]
     drain_ms: u64,
+    /// tcp: bytes per record of the loopback probe.
+    #[arg(long, default_value_t = 512)]
+    record_size: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -69,39 +72,14 @@ enum Mode {
     Nats,
     Http,
     Jsonrpc,
+    /// The loopback probe's receiver: fixed-size records over raw TCP.
+    Tcp,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Payload {
     Frame,
     Json,
-}
-
-/// What the receivers and the driver's stdin share.
-#[derive(Default)]
-struct Control {
-    /// Measured range, 0 until the driver sends it.
-    first: AtomicU64,
-    last: AtomicU64,
-    /// Sockets that have received at least one event.
-    warm: AtomicUsize,
-}
-
-impl Control {
-    fn range(&self) -> Option<(u64, u64)> {
-        match self.last.load(Ordering::Acquire) {
-            0 => None,
-            last => Some((self.first.load(Ordering::Acquire), last)),
-        }
-    }
-
-    /// True when the receiver owning `tally` may stop.
-    fn done(&self, tally: &Tally, idle_since: Instant, drain: Duration) -> bool {
-        match self.range() {
-            Some((_, last)) => tally.last_n() >= last || idle_since.elapsed() >= drain,
-            None => false,
-        }
-    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -114,46 +92,9 @@ fn main() -> anyhow::Result<()> {
         Mode::Zmq => runtime.block_on(run_zmq(&args, &ctl))?,
         Mode::Nats => run_nats(&args, &ctl)?,
         Mode::Http | Mode::Jsonrpc => runtime.block_on(sub_listen::run(&args, &ctl))?,
+        Mode::Tcp => sub_probe::run(&args, &ctl)?,
     };
-    let (first, last) = ctl.range().context("no range")?;
-    let reports: Vec<_> = tallies.iter().map(|t| t.report(first, last)).collect();
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, &reports)?;
-    writeln!(out)?;
-    Ok(())
-}
-
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    // The driver reading our stdout is gone if this fails; stdin EOF ends us.
-    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
-}
-
-/// After `ready`: read the range from stdin, print `warm` when all sockets
-/// have an event. Exits the process if the driver goes away first.
-fn serve_driver(ctl: &Arc<Control>, sockets: usize) {
-    let stdin_ctl = Arc::clone(ctl);
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            let mut words = line.split_whitespace();
-            if let (Some("range"), Some(a), Some(b)) = (words.next(), words.next(), words.next())
-                && let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>())
-            {
-                stdin_ctl.first.store(a, Ordering::Release);
-                stdin_ctl.last.store(b.max(1), Ordering::Release);
-                return;
-            }
-        }
-        std::process::exit(3);
-    });
-    let warm_ctl = Arc::clone(ctl);
-    std::thread::spawn(move || {
-        while warm_ctl.warm.load(Ordering::Acquire) < sockets {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        say("warm");
-    });
+    wire::control::report(&ctl, &tallies)
 }
 
 async fn run_zmq(args: &Args, ctl: &Arc<Control>) -> anyhow::Result<Vec<Tally>> {
@@ -236,25 +177,23 @@ fn run_nats(args: &Args, ctl: &Arc<Control>) -> anyhow::Result<Vec<Tally>> {
                         had_range = true;
                         idle_since = Instant::now();
                     }
-                    let wire::nats::Incoming::Msg {
-                        subject,
-                        payload: body,
-                    } = nats.next_within(Duration::from_millis(50))?
-                    else {
-                        continue;
+                    let checked = match nats.next_within(Duration::from_millis(50))? {
+                        wire::nats::Incoming::Msg {
+                            subject,
+                            payload: body,
+                        } => match payload {
+                            Payload::Frame => wire::load::check_frames(subject, body, verify),
+                            Payload::Json => match verify {
+                                Verify::Full => wire::load::check_json(body, stamps),
+                                Verify::Seq => wire::load::scan_json(body, stamps),
+                            },
+                        },
+                        wire::nats::Incoming::Pong | wire::nats::Incoming::Idle => continue,
                     };
                     if tally.ns.is_empty() {
                         ctl.warm.fetch_add(1, Ordering::AcqRel);
                     }
-                    tally.record(match payload {
-                        Payload::Frame => {
-                            wire::load::check_frames(subject.as_bytes(), &body, verify)
-                        }
-                        Payload::Json => match verify {
-                            Verify::Full => wire::load::check_json(&body, stamps),
-                            Verify::Seq => wire::load::scan_json(&body, stamps),
-                        },
-                    });
+                    tally.record(checked);
                     idle_since = Instant::now();
                 }
                 anyhow::Ok(tally)

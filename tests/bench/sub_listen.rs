@@ -14,8 +14,9 @@ use anyhow::bail;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use crate::wire::control::{Control, say, serve_driver};
 use crate::wire::load::{Tally, Verify};
-use crate::{Args, Control, Mode, say, serve_driver, wire};
+use crate::{Args, Mode, wire};
 
 /// How one connection is served.
 #[derive(Clone, Copy)]
@@ -51,7 +52,7 @@ pub async fn run(args: &Args, ctl: &Arc<Control>) -> anyhow::Result<Vec<Tally>> 
             },
             "jsonrpc",
         ),
-        Mode::Zmq | Mode::Nats => bail!("not a listening mode"),
+        Mode::Zmq | Mode::Nats | Mode::Tcp => bail!("not an HTTP or JSON-RPC mode"),
     };
     let listener = tokio::net::TcpListener::bind(&args.connect).await?;
     let tally = Arc::new(Mutex::new(Tally::new(args.times)));

@@ -5,7 +5,7 @@
 use anyhow::Context;
 
 use super::{broker_view, subscribe};
-use crate::harness::{Emitter, Load, Probe, Subscribers, run_load_with};
+use crate::harness::{Emitter, Load, Probe, SubKind, Subscribers, run_load_with};
 use crate::peers::{Env, System};
 use crate::scenarios::Sizes;
 use crate::search::{Found, Trial, search, verdict};
@@ -86,7 +86,7 @@ fn sink_trial(
     let (subscribers, mut sub_args) = match &nats {
         Some(nats) => (
             Subscribers::Connect {
-                mode: "nats",
+                kind: SubKind::Nats,
                 connect: nats.subscribe.clone(),
             },
             vec!["--subject", &subject, "--payload", "json"],
@@ -150,15 +150,7 @@ fn sink_trial(
         _ => (ok, why),
     };
     let cpu = outcome.cpu.unwrap_or_default().as_secs_f64() / outcome.wall.as_secs_f64();
-    let received: u64 = outcome.sockets.iter().map(|s| s.received).sum();
-    let last = outcome.sockets.iter().map(|s| s.last_ns).max().unwrap_or(0);
-    let span = last.saturating_sub(outcome.emit.start_ns) as f64 / 1e9;
-    let delivered = if span > 0.0 {
-        received as f64 / span
-    } else {
-        0.0
-    };
-    Ok((Trial { rate, ok, why }, cpu, delivered))
+    Ok((Trial { rate, ok, why }, cpu, outcome.delivered_per_sec()))
 }
 
 /// Scenario 4's rate measurement for `sink`: the highest rate at which the

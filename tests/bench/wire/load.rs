@@ -30,6 +30,26 @@ pub fn topic() -> &'static str {
     catalog::PTP_LOCK_STATE.oran_type()
 }
 
+/// Bytes one bench event takes on a ZeroMQ PUB connection: the topic and
+/// body frames with their ZMTP 3 headers (flags, then a 1-byte size up to
+/// 255 or an 8-byte one). The record size of the loopback probe.
+pub fn pub_message_len() -> Option<usize> {
+    let frames = proto::frame::encode_event(&bench_event(1 << 20, 1 << 20)).ok()?;
+    let frame = |len: usize| 1 + if len > 255 { 8 } else { 1 } + len;
+    Some(frame(frames.topic.len()) + frame(frames.body.len()))
+}
+
+/// Fill `record` (at least 8 bytes) as the loopback probe's record `n`:
+/// `n` little-endian, then the bytes it already holds.
+pub fn probe_record(record: &mut [u8], n: u64) {
+    record[..8].copy_from_slice(&n.to_le_bytes());
+}
+
+/// The `n` of a loopback probe record.
+pub fn probe_n(record: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(record.get(..8)?.try_into().ok()?))
+}
+
 /// A UUID v4-shaped id that encodes `n`.
 pub fn event_id(n: u64) -> String {
     format!("00000000-0000-4000-8000-{n:012x}")
@@ -214,8 +234,14 @@ impl Tally {
     }
 
     /// Count one message; `checked` is what [`check_frames`] returned.
+    /// The receive time is taken here, after the check.
     pub fn record(&mut self, checked: Option<(u64, u64)>) {
-        let now = super::now_ns();
+        self.record_at(checked, super::now_ns());
+    }
+
+    /// [`Tally::record`] with a receive time taken by the caller (once per
+    /// read of many records, in the loopback probe).
+    pub fn record_at(&mut self, checked: Option<(u64, u64)>, now: u64) {
         let Some((n, seq)) = checked else {
             self.bad += 1;
             return;
@@ -301,7 +327,12 @@ pub struct EmitReport {
     pub last: u64,
     /// When the first measured event was sent, ns since the epoch.
     pub start_ns: u64,
-    /// When the last one was sent (HTTP: answered), ns since the epoch.
+    /// When the last one had been handed to the socket (ZeroMQ: queued by
+    /// `send`; NATS and the probe: written out of the emitter's buffer;
+    /// HTTP: queued to the posters), ns since the epoch. The same rule for
+    /// every system: taken before any wait for the peer (NATS PING/PONG,
+    /// HTTP answers), so a backlog in the system shows as lag, never as a
+    /// slower emitter.
     pub end_ns: u64,
     /// Send time per measured event (HTTP mode), in `n` order.
     #[serde(default, skip_serializing_if = "Option::is_none")]

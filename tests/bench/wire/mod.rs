@@ -1,8 +1,10 @@
 //! What the bench helper processes share: the load (events and how a
-//! subscriber checks them), a minimal NATS client and a minimal HTTP/1.1
-//! client and server. Each binary includes this module with `#[path]` and
+//! subscriber checks them), the subscriber side of the driver's line
+//! protocol, a minimal NATS client and a minimal HTTP/1.1 client and
+//! server. Each binary includes this module with `#[path]` and
 //! uses only part of it.
 
+pub mod control;
 pub mod http;
 pub mod load;
 pub mod nats;
