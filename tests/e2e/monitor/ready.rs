@@ -33,6 +33,18 @@ impl Drop for FastConfig {
     }
 }
 
+/// A broker following `url`, checking it every 250 ms.
+fn follow(config: &FastConfig, url: &str) -> Broker {
+    Broker::start(&[
+        "--config",
+        config.as_str(),
+        "--upstream",
+        url,
+        "--node",
+        "node1",
+    ])
+}
+
 fn gauge(broker: &Broker, name: &str) -> f64 {
     value(&scrape(broker), name, &[]).unwrap_or_else(|| panic!("{name} missing"))
 }
@@ -43,14 +55,7 @@ fn readiness_and_the_upstream_gauges_follow_the_upstream_down_and_back() {
     let mut sim = Some(Sim::start(port, "redhat"));
     let config = FastConfig::new();
     let url = sim.as_ref().map(|s| s.url.clone()).unwrap_or_default();
-    let broker = Broker::start(&[
-        "--config",
-        config.as_str(),
-        "--upstream",
-        &url,
-        "--node",
-        "node1",
-    ]);
+    let broker = follow(&config, &url);
     // Alive at once, ready once subscribed and seeded.
     assert_eq!(get(&broker, "/healthz").status, 200);
     wait_subscribed(sim.as_ref().expect("sim"), &broker, SIM_RESOURCES);
@@ -94,14 +99,7 @@ fn an_upstream_that_never_answers_keeps_the_broker_unready_but_alive() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/api/ocloudNotifications/v2");
     let config = FastConfig::new();
-    let broker = Broker::start(&[
-        "--config",
-        config.as_str(),
-        "--upstream",
-        &url,
-        "--node",
-        "node1",
-    ]);
+    let broker = follow(&config, &url);
     wait_until("a failed attempt", || broker.stats()["upstream_errors"] > 0);
     let answer = get(&broker, "/readyz");
     assert_eq!(answer.status, 503, "{answer}");
