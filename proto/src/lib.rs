@@ -34,6 +34,7 @@ pub mod query;
 pub mod subscription;
 mod time;
 pub mod validate;
+pub mod zmtp;
 
 pub use event::{Content, Data, DataType, Delivery, Event, Meta, Origin, Value, ValueType};
 pub use frame::{DecodeError, Frames, Message};
