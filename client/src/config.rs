@@ -27,6 +27,9 @@ pub struct ClientConfig {
     pub heartbeat_misses: u32,
     /// Events a callback may fall behind before it is skipped ahead to the
     /// current state (and told so with [`proto::Delivery::Repaired`]).
+    /// 8192 by default, as deep as the broker's queue for each subscriber:
+    /// a callback thread that the scheduler keeps off the CPU for a moment
+    /// at a high rate is not skipped for it.
     pub callback_queue: usize,
 }
 
@@ -38,7 +41,7 @@ impl Default for ClientConfig {
             query: DEFAULT_QUERY.to_owned(),
             timeout: Duration::from_secs(5),
             heartbeat_misses: 3,
-            callback_queue: 1024,
+            callback_queue: 8192,
         }
     }
 }

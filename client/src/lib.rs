@@ -25,9 +25,10 @@
 //! [`Client::subscribe`] for an async `Stream` of events.
 //!
 //! Layout: [`config`] says where the broker is; `io` is the actor on the
-//! client's background thread that owns the SUB socket, tracks epoch,
-//! sequence and heartbeats, and repairs gaps; `registry` holds each
-//! registration's queue and what it has seen; `emit` owns the PUSH socket;
+//! client's background thread that reads the PUB stream (its own ZMTP
+//! reader), tracks epoch, sequence and heartbeats, and repairs gaps;
+//! `registry` holds each registration's queue and what it has seen; `emit`
+//! sends emits over the query endpoint;
 //! `query` makes one request to the query endpoint; [`stream`] is the async
 //! face; [`status`] the link state and counters.
 #![deny(missing_docs)]
@@ -81,7 +82,7 @@ pub struct Client {
 /// State the actor and the callers both read.
 pub(crate) struct Shared {
     status: Mutex<Status>,
-    stats: Mutex<ClientStats>,
+    counters: Counters,
     next_id: AtomicU64,
     /// Makes sync tokens unique across clients in one process.
     nonce: u64,
@@ -93,9 +94,42 @@ enum StatusMsg {
     Changed(Status),
 }
 
+/// [`ClientStats`] as the actor and the callback threads count them: one
+/// atomic add, no lock, on the per-event path.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) delivered: AtomicU64,
+    pub(crate) gaps: AtomicU64,
+    pub(crate) restarts: AtomicU64,
+    pub(crate) unknown: AtomicU64,
+    pub(crate) repaired: AtomicU64,
+    pub(crate) overflows: AtomicU64,
+    pub(crate) skipped: AtomicU64,
+    pub(crate) panics: AtomicU64,
+    pub(crate) bad_frames: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> ClientStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        ClientStats {
+            delivered: get(&self.delivered),
+            gaps: get(&self.gaps),
+            restarts: get(&self.restarts),
+            unknown: get(&self.unknown),
+            repaired: get(&self.repaired),
+            overflows: get(&self.overflows),
+            skipped: get(&self.skipped),
+            panics: get(&self.panics),
+            bad_frames: get(&self.bad_frames),
+        }
+    }
+}
+
 impl Shared {
-    pub(crate) fn count(&self, f: impl FnOnce(&mut ClientStats)) {
-        f(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
+    /// Add one to the counter `f` picks.
+    pub(crate) fn bump(&self, f: impl FnOnce(&Counters) -> &AtomicU64) {
+        f(&self.counters).fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn status(&self) -> Status {
@@ -120,7 +154,7 @@ impl Client {
         let (status_tx, status_rx) = std_mpsc::channel();
         let shared = Arc::new(Shared {
             status: Mutex::new(Status::Connecting),
-            stats: Mutex::new(ClientStats::default()),
+            counters: Counters::default(),
             next_id: AtomicU64::new(1),
             nonce: NONCE.fetch_add(1, Ordering::Relaxed),
             status_tx: Mutex::new(status_tx),
@@ -347,7 +381,7 @@ impl Client {
 
     /// This client's delivery counters (gaps, restarts, repairs…).
     pub fn stats(&self) -> ClientStats {
-        *self.shared.stats.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared.counters.snapshot()
     }
 
     fn next_id(&self) -> RegistrationId {

@@ -6,10 +6,16 @@
 //! address, the last event it was given: that is what makes a repair (after
 //! a gap, a broker restart or its own overflow) deliver only what it has not
 //! seen, never a duplicate.
+//!
+//! An event is decoded once and shared: the I/O actor, its cache and every
+//! registration's queue hold the same `Arc<Event>`; only a delivery marked
+//! differently from the event (an initial state, a repair) is a copy.
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc as std_mpsc};
+use std::thread::Thread;
 
 use catalog::EventType;
 use proto::{Delivery, Event};
@@ -40,7 +46,7 @@ impl std::fmt::Display for RegistrationId {
 /// What a callback thread is handed.
 pub(crate) enum Item {
     /// Call the callback.
-    Event(Event),
+    Event(Arc<Event>),
     /// Everything queued before this has been handed to the callback: run
     /// this (it answers `register`).
     Barrier(Box<dyn FnOnce() + Send>),
@@ -49,9 +55,9 @@ pub(crate) enum Item {
 /// Where a registration's events go.
 pub(crate) enum Sink {
     /// A worker thread that runs the callback.
-    Thread(std_mpsc::SyncSender<Item>),
+    Thread(std_mpsc::SyncSender<Item>, Arc<Wake>),
     /// An async stream.
-    Stream(mpsc::Sender<Event>),
+    Stream(mpsc::Sender<Arc<Event>>),
 }
 
 /// What happened to an offered event.
@@ -66,19 +72,40 @@ pub(crate) enum Offer {
     Closed,
 }
 
-/// The last event a registration was given for one resource.
+/// The last event a registration was given for one resource (shared, not
+/// copied), and whether it was a "state unknown" delivery: another one is
+/// no news.
 struct Mark {
-    epoch: u64,
-    seq: u64,
-    id: String,
-    /// It was a "state unknown" delivery: another one is no news.
+    event: Arc<Event>,
     unknown: bool,
+}
+
+/// How the I/O actor wakes a callback thread: once per burst of events
+/// rather than once per event. The thread takes everything queued without
+/// blocking, says it is going to sleep, looks once more, and parks; the
+/// actor unparks it only if it said so. A wake-up per event cost a futex
+/// call on both sides for every event.
+pub(crate) struct Wake {
+    sleeping: AtomicBool,
+    /// The registration is gone: end once the queue is empty.
+    closed: AtomicBool,
+    thread: std::sync::OnceLock<Thread>,
+}
+
+impl Wake {
+    fn unpark(&self) {
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
 }
 
 pub(crate) struct Registration {
     pub(crate) id: RegistrationId,
     pub(crate) event_type: EventType,
     sink: Sink,
+    /// Something was queued since the last [`Registration::wake`].
+    queued: bool,
     seen: HashMap<String, Mark>,
     /// The queue overflowed: live events are not offered until a repair from
     /// the cache has caught it up.
@@ -95,11 +122,41 @@ impl Registration {
         shared: Arc<Shared>,
     ) -> std::io::Result<Registration> {
         let (tx, rx) = std_mpsc::sync_channel::<Item>(capacity);
-        std::thread::Builder::new()
+        let wake = Arc::new(Wake {
+            sleeping: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            thread: std::sync::OnceLock::new(),
+        });
+        let thread_wake = Arc::clone(&wake);
+        let handle = std::thread::Builder::new()
             .name(format!("ptp-callback-{}", id.0))
             .spawn(move || {
-                // Ends when the registration (the sender) is dropped.
-                for item in rx {
+                let wake = thread_wake;
+                loop {
+                    let item = match rx.try_recv() {
+                        Ok(item) => item,
+                        // The registration (the sender) is gone.
+                        Err(std_mpsc::TryRecvError::Disconnected) => return,
+                        Err(std_mpsc::TryRecvError::Empty) => {
+                            if wake.closed.load(Ordering::Acquire) {
+                                return;
+                            }
+                            wake.sleeping.store(true, Ordering::SeqCst);
+                            match rx.try_recv() {
+                                Ok(item) => {
+                                    wake.sleeping.store(false, Ordering::Relaxed);
+                                    item
+                                }
+                                Err(std_mpsc::TryRecvError::Disconnected) => return,
+                                Err(std_mpsc::TryRecvError::Empty) => {
+                                    // Also returns at once if unparked meanwhile.
+                                    std::thread::park();
+                                    wake.sleeping.store(false, Ordering::Relaxed);
+                                    continue;
+                                }
+                            }
+                        }
+                    };
                     let event = match item {
                         Item::Event(event) => event,
                         Item::Barrier(done) => {
@@ -108,7 +165,7 @@ impl Registration {
                         }
                     };
                     if catch_unwind(AssertUnwindSafe(|| callback(&event))).is_err() {
-                        shared.count(|s| s.panics += 1);
+                        shared.bump(|c| &c.panics);
                         tracing::error!(
                             registration = id.0,
                             "callback panicked; it stays registered"
@@ -116,14 +173,15 @@ impl Registration {
                     }
                 }
             })?;
-        Ok(Registration::new(id, event_type, Sink::Thread(tx)))
+        let _ = wake.thread.set(handle.thread().clone());
+        Ok(Registration::new(id, event_type, Sink::Thread(tx, wake)))
     }
 
     /// A registration that feeds an async stream.
     pub(crate) fn with_stream(
         id: RegistrationId,
         event_type: EventType,
-        tx: mpsc::Sender<Event>,
+        tx: mpsc::Sender<Arc<Event>>,
     ) -> Registration {
         Registration::new(id, event_type, Sink::Stream(tx))
     }
@@ -133,6 +191,7 @@ impl Registration {
             id,
             event_type,
             sink,
+            queued: false,
             seen: HashMap::new(),
             lagged: false,
         }
@@ -145,8 +204,8 @@ impl Registration {
         match self.seen.get(event.resource_address()) {
             None => true,
             Some(m) if event.is_unknown() => !m.unknown,
-            Some(m) if m.epoch == event.meta.epoch => event.meta.seq > m.seq,
-            Some(m) => event.id != m.id,
+            Some(m) if m.event.meta.epoch == event.meta.epoch => event.meta.seq > m.event.meta.seq,
+            Some(m) => event.id != m.event.id,
         }
     }
 
@@ -164,59 +223,93 @@ impl Registration {
     /// Run `done` once the consumer has taken everything queued so far: at
     /// once for a stream (its reader is the caller of `register`), after the
     /// callback ran for a thread. If the queue is full, `done` runs at once.
-    pub(crate) fn after_queued(&self, done: Box<dyn FnOnce() + Send>) {
+    pub(crate) fn after_queued(&mut self, done: Box<dyn FnOnce() + Send>) {
         match &self.sink {
             Sink::Stream(_) => done(),
-            Sink::Thread(tx) => {
-                if let Err(
-                    std_mpsc::TrySendError::Full(Item::Barrier(done))
-                    | std_mpsc::TrySendError::Disconnected(Item::Barrier(done)),
-                ) = tx.try_send(Item::Barrier(done))
-                {
-                    done();
+            Sink::Thread(tx, _) => {
+                match tx.try_send(Item::Barrier(done)) {
+                    Ok(()) => self.queued = true,
+                    Err(
+                        std_mpsc::TrySendError::Full(Item::Barrier(done))
+                        | std_mpsc::TrySendError::Disconnected(Item::Barrier(done)),
+                    ) => done(),
+                    Err(_) => {}
                 }
+                self.wake();
             }
+        }
+    }
+
+    /// Wake the callback thread if anything was queued for it since the
+    /// last call and it is asleep. The actor calls this after each burst.
+    pub(crate) fn wake(&mut self) {
+        if std::mem::take(&mut self.queued)
+            && let Sink::Thread(_, wake) = &self.sink
+            && wake.sleeping.swap(false, Ordering::SeqCst)
+        {
+            wake.unpark();
         }
     }
 
     /// Is the consumer gone (a dropped stream)?
     pub(crate) fn is_closed(&self) -> bool {
         match &self.sink {
-            Sink::Thread(_) => false,
+            Sink::Thread(..) => false,
             Sink::Stream(tx) => tx.is_closed(),
         }
     }
 
-    /// Offer `event` marked `delivery`, unless it was seen already.
-    pub(crate) fn offer(&mut self, event: &Event, delivery: Delivery) -> Offer {
+    /// Offer `event` marked `delivery`, unless it was seen already. The
+    /// event is shared when it already carries `delivery` (live events do),
+    /// copied with the new marking otherwise.
+    pub(crate) fn offer(&mut self, event: &Arc<Event>, delivery: Delivery) -> Offer {
         if !self.is_new(event) {
             return Offer::Seen;
         }
-        let mut out = event.clone();
-        out.delivery = delivery;
+        let out = match event.delivery == delivery {
+            true => Arc::clone(event),
+            false => {
+                let mut copy = Event::clone(event);
+                copy.delivery = delivery;
+                Arc::new(copy)
+            }
+        };
         let result = match &self.sink {
-            Sink::Thread(tx) => tx
-                .try_send(Item::Event(out))
+            Sink::Thread(tx, _) => tx
+                .try_send(Item::Event(Arc::clone(&out)))
                 .map_err(|e| matches!(e, std_mpsc::TrySendError::Full(_))),
             Sink::Stream(tx) => tx
-                .try_send(out)
+                .try_send(Arc::clone(&out))
                 .map_err(|e| matches!(e, mpsc::error::TrySendError::Full(_))),
         };
         match result {
             Ok(()) => {
-                self.seen.insert(
-                    event.resource_address().to_owned(),
-                    Mark {
-                        epoch: event.meta.epoch,
-                        seq: event.meta.seq,
-                        id: event.id.clone(),
-                        unknown: delivery == Delivery::Unknown,
-                    },
-                );
+                self.queued = true;
+                let mark = Mark {
+                    event: out,
+                    unknown: delivery == Delivery::Unknown,
+                };
+                // A resource seen before costs no allocation.
+                match self.seen.get_mut(event.resource_address()) {
+                    Some(m) => *m = mark,
+                    None => {
+                        self.seen.insert(event.resource_address().to_owned(), mark);
+                    }
+                }
                 Offer::Sent
             }
             Err(true) => Offer::Full,
             Err(false) => Offer::Closed,
+        }
+    }
+}
+
+impl Drop for Registration {
+    /// The callback thread ends once it has run what was queued.
+    fn drop(&mut self) {
+        if let Sink::Thread(_, wake) = &self.sink {
+            wake.closed.store(true, Ordering::Release);
+            wake.unpark();
         }
     }
 }
@@ -226,7 +319,7 @@ mod tests {
     use super::*;
     use proto::Content;
 
-    fn ev(epoch: u64, seq: u64, id: &str, address: &str) -> Event {
+    fn ev(epoch: u64, seq: u64, id: &str, address: &str) -> Arc<Event> {
         let mut e = Event::synthetic(
             catalog::OS_CLOCK_SYNC.into(),
             Content::parse("LOCKED", Some(address.into())).unwrap(),
@@ -234,7 +327,7 @@ mod tests {
         e.meta.epoch = epoch;
         e.meta.seq = seq;
         e.id = id.into();
-        e
+        Arc::new(e)
     }
 
     #[test]
@@ -293,19 +386,20 @@ mod unknown_tests {
         );
         locked.meta.epoch = 1;
         locked.meta.seq = 4;
+        let locked = Arc::new(locked);
         assert_eq!(r.offer(&locked, Delivery::Live), Offer::Sent);
         assert_eq!(r.unknown_resources(|_| false), ["/x"]);
         assert!(r.unknown_resources(|res| res == "/x").is_empty());
-        let unknown = Event::unknown(catalog::OS_CLOCK_SYNC.into(), "/x", 2, 0);
+        let unknown = Arc::new(Event::unknown(catalog::OS_CLOCK_SYNC.into(), "/x", 2, 0));
         assert_eq!(r.offer(&unknown, Delivery::Unknown), Offer::Sent);
         assert!(r.unknown_resources(|_| false).is_empty(), "told once");
-        let again = Event::unknown(catalog::OS_CLOCK_SYNC.into(), "/x", 2, 7);
+        let again = Arc::new(Event::unknown(catalog::OS_CLOCK_SYNC.into(), "/x", 2, 7));
         assert_eq!(r.offer(&again, Delivery::Unknown), Offer::Seen);
-        let mut back = locked.clone();
+        let mut back = Event::clone(&locked);
         back.meta.epoch = 2;
         back.meta.seq = 1;
         back.id = "new-run".into();
-        assert_eq!(r.offer(&back, Delivery::Repaired), Offer::Sent);
+        assert_eq!(r.offer(&Arc::new(back), Delivery::Repaired), Offer::Sent);
         let got: Vec<Delivery> = std::iter::from_fn(|| rx.try_recv().ok())
             .map(|e| e.delivery)
             .collect();

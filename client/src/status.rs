@@ -81,8 +81,14 @@ pub struct ClientStats {
     pub unknown: u64,
     /// Events delivered as [`proto::Delivery::Repaired`].
     pub repaired: u64,
-    /// Times a callback fell so far behind that its queue overflowed.
+    /// Times a callback fell so far behind that its queue overflowed. The
+    /// registration then skips live events until it is caught up from the
+    /// client's copy of the current state, delivered as
+    /// [`proto::Delivery::Repaired`] (counted in `repaired`).
     pub overflows: u64,
+    /// Live events a registration was not given because its queue had
+    /// overflowed (each resource's latest state still reaches it, Repaired).
+    pub skipped: u64,
     /// Callback panics caught.
     pub panics: u64,
     /// Frames from the broker that could not be decoded.

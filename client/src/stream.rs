@@ -1,6 +1,7 @@
 //! The async face: a registration as a `Stream` of events.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use proto::Event;
@@ -13,7 +14,7 @@ use crate::RegistrationId;
 /// the registration.
 pub struct EventStream {
     pub(crate) id: RegistrationId,
-    pub(crate) rx: mpsc::Receiver<Event>,
+    pub(crate) rx: mpsc::Receiver<Arc<Event>>,
 }
 
 impl EventStream {
@@ -24,13 +25,13 @@ impl EventStream {
 
     /// The next event; `None` once the client is shut down.
     pub async fn next_event(&mut self) -> Option<Event> {
-        self.rx.recv().await
+        self.rx.recv().await.map(Arc::unwrap_or_clone)
     }
 }
 
 impl futures::Stream for EventStream {
     type Item = Event;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.rx.poll_recv(cx)
+        self.rx.poll_recv(cx).map(|e| e.map(Arc::unwrap_or_clone))
     }
 }

@@ -153,7 +153,7 @@ fn main() {
                     .unwrap_or_default();
                 print(
                     json!({"kind": "stats", "gaps": s.gaps, "restarts": s.restarts, "repaired": s.repaired, "unknown": s.unknown,
-                    "overflows": s.overflows, "delivered": s.delivered, "panics": s.panics}),
+                    "overflows": s.overflows, "skipped": s.skipped, "delivered": s.delivered, "panics": s.panics}),
                 );
             }
             ["quit"] => break,

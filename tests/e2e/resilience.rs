@@ -143,15 +143,15 @@ fn a_stalled_callback_overflows_then_ends_on_the_current_state() {
     let _heavy = crate::util::heavy();
     let broker = Broker::start(&[]);
     // The callback blocks on its first live event until released, which
-    // happens only after all 3000 events were emitted: the client's queue
-    // (1024) overflows however fast or slow the machine is.
+    // happens only after all 10000 events were emitted: the client's queue
+    // (8192) overflows however fast or slow the machine is.
     let mut stalled = Probe::start(
         &broker.endpoints,
         &["OS_CLOCK_SYNC"],
         &["--stall-until-release"],
     );
     let mut emitter = Probe::start(&broker.endpoints, &[], &[]);
-    let total = 3000;
+    let total = 10_000;
     for i in 0..total {
         let value = if i == total - 1 {
             "FREERUN"
@@ -183,6 +183,10 @@ fn a_stalled_callback_overflows_then_ends_on_the_current_state() {
     assert_eq!(last["value"], "FREERUN");
     let stats = stalled.stats();
     assert!(stats["overflows"].as_u64() >= Some(1), "{stats}");
+    assert!(
+        stats["skipped"].as_u64() >= Some(1),
+        "the skip is counted: {stats}"
+    );
     assert!(
         stalled.events().iter().any(|e| e["delivery"] == "repaired"),
         "the skip is visible"

@@ -15,29 +15,36 @@
 //! events that arrived meanwhile are buffered and those after S follow the
 //! initial state.
 //!
-//! This file holds the actor and the live stream; `session` the link to
-//! the broker (SUB socket, reader, sync marker, query tasks); `state` the
-//! state taken in (initial state, repairs, unknown, catching up).
+//! The live path is short on purpose: the actor reads the SUB connection
+//! itself (`sub`: ZMTP into one buffer, a burst per wake-up), decodes each
+//! event once into an `Arc`, and offers that same `Arc` to every
+//! registration's queue; counters are atomics and the status is only
+//! written when it changes. One hand-off per event: to the callback thread.
+//!
+//! This file holds the actor and the live stream; `sub` the SUB connection;
+//! `session` the link to the broker (connecting, the sync marker, query
+//! tasks); `state` the state taken in (initial state, repairs, unknown,
+//! catching up).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use catalog::EventType;
-use proto::frame::{DecodeError, Message};
+use proto::frame::{self, Message};
 use proto::query::Reply;
 use proto::{Delivery, Event};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
-use zeromq::SubSocket;
 
 use crate::registry::{Offer, Registration, RegistrationId};
 use crate::{ClientConfig, Error, Shared, Status};
 
 mod session;
 mod state;
+mod sub;
 
-use session::{next_from_sub, read};
+use session::fill;
+use sub::{Next, SubConn};
 
 /// How often the actor checks liveness, deadlines and lagging callbacks.
 const TICK: Duration = Duration::from_millis(100);
@@ -45,6 +52,8 @@ const TICK: Duration = Duration::from_millis(100);
 const SYNC_RETRY: Duration = Duration::from_millis(250);
 /// Pause between attempts to reach a broker that is not there.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
+/// Messages of one burst decoded before the callbacks are woken.
+const WAKE_EVERY: usize = 32;
 /// Heartbeat interval assumed until the broker announces its own.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -63,16 +72,10 @@ pub(crate) enum Command {
 
 /// What the actor's own helper tasks report back.
 enum Internal {
-    Connected(Result<SubSocket, String>),
+    Connected(Result<SubConn, String>),
     SyncAnswered(Result<Reply, Error>),
     Initial(RegistrationId, Result<Reply, Error>),
     Repaired(Result<Reply, Error>),
-}
-
-/// What the reader task forwards from the SUB socket.
-enum FromSub {
-    Message(Message),
-    Bad(DecodeError),
 }
 
 /// A registration waiting for its initial state.
@@ -82,7 +85,7 @@ struct Pending {
     deadline: Instant,
     requested: bool,
     /// Live events of its type seen while waiting (bounded by the callback queue).
-    buffer: Vec<Event>,
+    buffer: Vec<Arc<Event>>,
 }
 
 pub(crate) struct Io {
@@ -90,8 +93,10 @@ pub(crate) struct Io {
     shared: Arc<Shared>,
     internal_tx: mpsc::UnboundedSender<Internal>,
     internal_rx: mpsc::UnboundedReceiver<Internal>,
-    /// The reader task and its output, while a SUB socket exists.
-    reader: Option<(JoinHandle<()>, mpsc::Receiver<FromSub>)>,
+    /// The SUB connection, while there is one.
+    sub: Option<SubConn>,
+    /// The epoch the status last set names (None: it names none).
+    status_epoch: Option<u64>,
     connecting: bool,
     next_connect: Instant,
     synced: bool,
@@ -103,8 +108,9 @@ pub(crate) struct Io {
     interval: Duration,
     active: HashMap<EventType, Vec<Registration>>,
     pending: Vec<Pending>,
-    /// Latest event per (type, resource) of the registered types, this run.
-    cache: HashMap<(EventType, String), Event>,
+    /// Latest event per type and resource of the registered types, this
+    /// run (nested, so that looking an event's row up allocates nothing).
+    cache: HashMap<EventType, HashMap<String, Arc<Event>>>,
     repair_in_flight: bool,
     repair_wanted: bool,
 }
@@ -117,7 +123,8 @@ impl Io {
             shared,
             internal_tx,
             internal_rx,
-            reader: None,
+            sub: None,
+            status_epoch: None,
             connecting: false,
             next_connect: Instant::now(),
             synced: false,
@@ -146,16 +153,20 @@ impl Io {
                     None => break,
                 },
                 Some(internal) = self.internal_rx.recv() => self.on_internal(internal),
-                from_sub = next_from_sub(&mut self.reader) => match from_sub {
-                    Some(FromSub::Message(message)) => self.on_message(message),
-                    Some(FromSub::Bad(e)) => {
-                        self.shared.count(|s| s.bad_frames += 1);
-                        tracing::warn!("undecodable frame from broker: {e}");
+                filled = fill(&mut self.sub) => match filled {
+                    Ok(0) => {
+                        tracing::debug!("the broker closed the PUB connection");
+                        self.drop_session();
                     }
-                    None => self.drop_session(),
+                    Ok(_) => self.drain_sub(),
+                    Err(e) => {
+                        tracing::debug!("PUB connection: {e}");
+                        self.drop_session();
+                    }
                 },
                 _ = ticker.tick() => self.on_tick(),
             }
+            self.wake_callbacks();
         }
         self.drop_session();
     }
@@ -191,7 +202,7 @@ impl Io {
                 };
                 if self.active.get(&event_type).is_some_and(Vec::is_empty) {
                     self.active.remove(&event_type);
-                    self.cache.retain(|(t, _), _| *t != event_type);
+                    self.cache.remove(&event_type);
                 }
                 let result = match (id, removed) {
                     (Some(id), 0) => Err(Error::NotRegistered(id.get())),
@@ -204,11 +215,9 @@ impl Io {
 
     fn on_internal(&mut self, internal: Internal) {
         match internal {
-            Internal::Connected(Ok(socket)) => {
+            Internal::Connected(Ok(conn)) => {
                 self.connecting = false;
-                let (tx, rx) = mpsc::channel(4096);
-                let handle = tokio::spawn(read(socket, tx));
-                self.reader = Some((handle, rx));
+                self.sub = Some(conn);
                 self.last_heard = Instant::now();
                 self.synced = false;
                 self.start_sync();
@@ -227,6 +236,55 @@ impl Io {
             Internal::Initial(id, result) => self.on_initial(id, result),
             Internal::Repaired(result) => self.on_repaired(result),
         }
+    }
+
+    /// Wake the callback threads that were given something since the last
+    /// call: once per burst, not once per event.
+    fn wake_callbacks(&mut self) {
+        let pending = self.pending.iter_mut().map(|p| &mut p.registration);
+        for r in self.active.values_mut().flatten().chain(pending) {
+            r.wake();
+        }
+    }
+
+    /// Take every complete message out of the SUB buffer, in order. The
+    /// callbacks are woken every [`WAKE_EVERY`] messages of a long burst,
+    /// so the first events of one need not wait for the last to be decoded.
+    fn drain_sub(&mut self) {
+        let mut taken = 0usize;
+        loop {
+            let Some(next) = self.sub.as_mut().and_then(SubConn::next) else {
+                return;
+            };
+            taken += 1;
+            if taken % WAKE_EVERY == 0 {
+                self.wake_callbacks();
+            }
+            match next {
+                Next::Message(frames) => {
+                    match frame::decode_frames(&frames, proto::query::MAX_REPLY) {
+                        Ok(message) => self.on_message(message),
+                        Err(e) => {
+                            self.shared.bump(|c| &c.bad_frames);
+                            tracing::warn!("undecodable frame from broker: {e}");
+                        }
+                    }
+                }
+                Next::Broken(reason) => {
+                    self.shared.bump(|c| &c.bad_frames);
+                    tracing::warn!("the broker's PUB broke the protocol ({reason}); reconnecting");
+                    self.drop_session();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Set the status, and remember the epoch it names (`Connected`,
+    /// `Restarted`), so that every event need not read it under its lock.
+    pub(super) fn set_status(&mut self, status: Status) {
+        self.status_epoch = status.epoch();
+        self.shared.set_status(status);
     }
 
     fn on_message(&mut self, message: Message) {
@@ -252,13 +310,13 @@ impl Io {
                     new = epoch,
                     "broker restarted; resynchronizing"
                 );
-                self.shared.count(|s| s.restarts += 1);
+                self.shared.bump(|c| &c.restarts);
                 self.epoch = Some(epoch);
                 self.last_seq = baseline;
                 self.cache.clear();
                 // Also when the outage was too short to be Lost: a restart
                 // is news for the application, and so is what it forgot.
-                self.shared.set_status(Status::Restarted {
+                self.set_status(Status::Restarted {
                     previous: known,
                     epoch,
                 });
@@ -266,8 +324,8 @@ impl Io {
             }
             Some(_) => {}
         }
-        if self.shared.status().epoch() != Some(epoch) {
-            self.shared.set_status(Status::Connected { epoch });
+        if self.status_epoch != Some(epoch) {
+            self.set_status(Status::Connected { epoch });
         }
         match message {
             Message::Heartbeat(h) => {
@@ -290,7 +348,7 @@ impl Io {
                     self.note_gap(self.last_seq, e.meta.seq);
                 }
                 self.last_seq = e.meta.seq;
-                self.deliver_live(e);
+                self.deliver_live(Arc::new(e));
             }
             _ => {}
         }
@@ -310,11 +368,11 @@ impl Io {
             last + 1,
             next - 1
         );
-        self.shared.count(|s| s.gaps += 1);
+        self.shared.bump(|c| &c.gaps);
         self.request_repair();
     }
 
-    fn deliver_live(&mut self, event: Event) {
+    fn deliver_live(&mut self, event: Arc<Event>) {
         let watched = self.active.contains_key(&event.event_type)
             || self
                 .pending
@@ -330,22 +388,28 @@ impl Io {
             .filter(|p| p.registration.event_type == event.event_type)
         {
             if p.buffer.len() < capacity {
-                p.buffer.push(event.clone());
+                p.buffer.push(Arc::clone(&event));
             } else {
                 // Caught up from the cache once active.
                 p.registration.lagged = true;
             }
         }
         if let Some(list) = self.active.get_mut(&event.event_type) {
-            for r in list.iter_mut().filter(|r| !r.lagged) {
+            for r in list.iter_mut() {
+                if r.lagged {
+                    self.shared.bump(|c| &c.skipped);
+                    continue;
+                }
                 match r.offer(&event, Delivery::Live) {
-                    Offer::Sent => self.shared.count(|s| s.delivered += 1),
+                    Offer::Sent => self.shared.bump(|c| &c.delivered),
                     Offer::Full => {
                         r.lagged = true;
-                        self.shared.count(|s| s.overflows += 1);
+                        self.shared.bump(|c| &c.overflows);
+                        self.shared.bump(|c| &c.skipped);
                         tracing::warn!(
                             registration = r.id.get(),
-                            "callback queue full; it will skip to the current state"
+                            "callback queue full; it skips live events until it is \
+                             caught up with the current state (delivered as Repaired)"
                         );
                     }
                     Offer::Seen | Offer::Closed => {}
@@ -356,25 +420,30 @@ impl Io {
     }
 
     /// Keep `event` as the latest of its resource if it is newer.
-    fn remember(&mut self, event: Event) {
-        let key = (
-            event.event_type.clone(),
-            event.resource_address().to_owned(),
-        );
-        let newer = self
-            .cache
-            .get(&key)
-            .is_none_or(|old| old.meta.epoch != event.meta.epoch || old.meta.seq < event.meta.seq);
-        if newer {
-            self.cache.insert(key, event);
+    fn remember(&mut self, event: Arc<Event>) {
+        let rows = match self.cache.get_mut(&event.event_type) {
+            Some(rows) => rows,
+            None => self.cache.entry(event.event_type.clone()).or_default(),
+        };
+        match rows.get_mut(event.resource_address()) {
+            Some(old) => {
+                if old.meta.epoch != event.meta.epoch || old.meta.seq < event.meta.seq {
+                    *old = event;
+                }
+            }
+            None => {
+                rows.insert(event.resource_address().to_owned(), event);
+            }
         }
     }
 
     fn on_tick(&mut self) {
         let now = Instant::now();
         let wanted = !self.active.is_empty() || !self.pending.is_empty();
-        // Liveness: silence longer than N heartbeats means the broker is gone.
-        if self.reader.is_some()
+        // Liveness: silence longer than N heartbeats means the broker is gone,
+        // whether the connection is still open (a stopped broker, a network
+        // partition) or was closed and cannot be made again (a dead broker).
+        if (self.sub.is_some() || self.status_epoch.is_some())
             && now.duration_since(self.last_heard) > self.interval * self.config.heartbeat_misses
         {
             if !matches!(self.shared.status(), Status::Lost { .. }) {
@@ -382,14 +451,14 @@ impl Io {
                     "no heartbeat from the broker for {:?}: broker lost",
                     now.duration_since(self.last_heard)
                 );
-                self.shared.set_status(Status::Lost { since: now });
+                self.set_status(Status::Lost { since: now });
             }
             self.drop_session();
         }
         if wanted {
             self.ensure_session();
         }
-        if self.reader.is_some()
+        if self.sub.is_some()
             && !self.synced
             && self
                 .sync_token

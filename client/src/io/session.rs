@@ -1,20 +1,17 @@
-//! The link to the broker: the SUB socket and its reader, the sync marker
-//! that proves a subscription is in effect, and the query tasks.
+//! The link to the broker: connecting the SUB side, the sync marker that
+//! proves the subscription is in effect, and the query tasks.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use proto::frame;
 use proto::query::{Reply, Request};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use zeromq::{Socket, SocketOptions, SocketRecv, SubSocket};
 
-use super::{FromSub, Internal, Io, RECONNECT_PAUSE};
+use super::sub::SubConn;
+use super::{Internal, Io, RECONNECT_PAUSE};
 use crate::{Error, query};
 
 impl Io {
     pub(super) fn ensure_session(&mut self) {
-        if self.reader.is_some() || self.connecting || Instant::now() < self.next_connect {
+        if self.sub.is_some() || self.connecting || Instant::now() < self.next_connect {
             return;
         }
         self.connecting = true;
@@ -22,14 +19,13 @@ impl Io {
         let timeout = self.config.timeout;
         let tx = self.internal_tx.clone();
         tokio::spawn(async move {
-            let _ = tx.send(Internal::Connected(connect_sub(&endpoint, timeout).await));
+            let connected = SubConn::connect(&endpoint, timeout, proto::query::MAX_REPLY).await;
+            let _ = tx.send(Internal::Connected(connected));
         });
     }
 
     pub(super) fn drop_session(&mut self) {
-        if let Some((handle, _)) = self.reader.take() {
-            handle.abort();
-        }
+        self.sub = None;
         self.synced = false;
         self.sync_token = None;
         self.next_connect = Instant::now() + RECONNECT_PAUSE;
@@ -62,51 +58,11 @@ impl Io {
     }
 }
 
-/// The next item from the reader, or never if there is no reader.
-pub(super) async fn next_from_sub(
-    reader: &mut Option<(JoinHandle<()>, mpsc::Receiver<FromSub>)>,
-) -> Option<FromSub> {
-    match reader {
-        Some((_, rx)) => rx.recv().await,
+/// Read more of the SUB connection into its buffer; never ready if there
+/// is no connection. Cancel safe.
+pub(super) async fn fill(sub: &mut Option<SubConn>) -> std::io::Result<usize> {
+    match sub {
+        Some(conn) => conn.fill().await,
         None => std::future::pending().await,
-    }
-}
-
-pub(super) async fn connect_sub(endpoint: &str, timeout: Duration) -> Result<SubSocket, String> {
-    let mut options = SocketOptions::default();
-    options.connect_timeout(timeout);
-    let mut socket = SubSocket::with_options(options);
-    // Everything: a single contiguous sequence is what makes loss visible.
-    socket.subscribe("").await.map_err(|e| e.to_string())?;
-    match tokio::time::timeout(timeout, socket.connect(endpoint)).await {
-        Ok(Ok(())) => Ok(socket),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no connection within {timeout:?}")),
-    }
-}
-
-/// Decode everything the SUB socket receives, in order. A full channel makes
-/// this wait, so the backlog stays in the socket and the broker's queue for
-/// us, where overflow shows up as a gap rather than unbounded memory.
-pub(super) async fn read(mut socket: SubSocket, tx: mpsc::Sender<FromSub>) {
-    loop {
-        match socket.recv().await {
-            Ok(message) => {
-                let item = match frame::decode_frames(&message.into_vec(), proto::query::MAX_REPLY)
-                {
-                    Ok(m) => FromSub::Message(m),
-                    Err(e) => FromSub::Bad(e),
-                };
-                if tx.send(item).await.is_err() {
-                    return;
-                }
-            }
-            // The socket reconnects on its own; the heartbeat watchdog
-            // decides when the broker is really gone.
-            Err(e) => {
-                tracing::debug!("SUB receive error: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
     }
 }

@@ -2,6 +2,8 @@
 //! repairs after a loss or a restart (and what is unknown since), and
 //! catching up a registration whose callback queue was full.
 
+use std::sync::Arc;
+
 use catalog::EventType;
 use proto::query::Reply;
 use proto::{Delivery, Event};
@@ -35,7 +37,7 @@ impl Io {
         // say so rather than say nothing (silence is not LOCKED).
         let unknown = reply.events.iter().all(|e| e.event_type != event_type)
             && reply.unknown.iter().any(|t| *t == event_type.as_str());
-        for event in reply.events {
+        for event in reply.events.into_iter().map(Arc::new) {
             if p.registration.offer(&event, Delivery::Initial) == Offer::Full {
                 p.registration.lagged = true;
             }
@@ -45,9 +47,14 @@ impl Io {
             let resource = event_type
                 .oran()
                 .map_or_else(|| format!("/{event_type}"), |o| o.resource().to_owned());
-            let event = Event::unknown(event_type, &resource, reply.epoch, reply.seq);
+            let event = Arc::new(Event::unknown(
+                event_type,
+                &resource,
+                reply.epoch,
+                reply.seq,
+            ));
             if p.registration.offer(&event, Delivery::Unknown) == Offer::Sent {
-                self.shared.count(|s| s.unknown += 1);
+                self.shared.bump(|c| &c.unknown);
             }
         }
         for event in p.buffer.drain(..).filter(|e| e.meta.seq > reply.seq) {
@@ -90,11 +97,11 @@ impl Io {
             .iter()
             .map(|e| (e.event_type.clone(), e.resource_address().to_owned()))
             .collect();
-        for event in reply.events {
+        for event in reply.events.into_iter().map(Arc::new) {
             if let Some(list) = self.active.get_mut(&event.event_type) {
                 for r in list.iter_mut().filter(|r| !r.lagged) {
                     match r.offer(&event, Delivery::Repaired) {
-                        Offer::Sent => self.shared.count(|s| s.repaired += 1),
+                        Offer::Sent => self.shared.bump(|c| &c.repaired),
                         Offer::Full => r.lagged = true,
                         Offer::Seen | Offer::Closed => {}
                     }
@@ -108,8 +115,12 @@ impl Io {
                 let gone = r
                     .unknown_resources(|res| holds.contains(&(event_type.clone(), res.to_owned())));
                 for resource in gone {
-                    let event =
-                        Event::unknown(event_type.clone(), &resource, reply.epoch, reply.seq);
+                    let event = Arc::new(Event::unknown(
+                        event_type.clone(),
+                        &resource,
+                        reply.epoch,
+                        reply.seq,
+                    ));
                     match r.offer(&event, Delivery::Unknown) {
                         Offer::Sent => told.push(event),
                         Offer::Full => r.lagged = true,
@@ -119,7 +130,7 @@ impl Io {
             }
         }
         for event in told {
-            self.shared.count(|s| s.unknown += 1);
+            self.shared.bump(|c| &c.unknown);
             self.remember(event);
         }
         if self.repair_wanted {
@@ -132,10 +143,11 @@ impl Io {
         let cache = &self.cache;
         for (event_type, list) in self.active.iter_mut() {
             for r in list.iter_mut().filter(|r| r.lagged) {
-                let mut missing: Vec<&Event> = cache
-                    .iter()
-                    .filter(|((t, _), e)| t == event_type && r.is_new(e))
-                    .map(|(_, e)| e)
+                let mut missing: Vec<&Arc<Event>> = cache
+                    .get(event_type)
+                    .into_iter()
+                    .flat_map(|rows| rows.values())
+                    .filter(|e| r.is_new(e))
                     .collect();
                 missing.sort_by_key(|e| e.meta.seq);
                 r.lagged = false;
@@ -145,7 +157,7 @@ impl Io {
                         false => Delivery::Repaired,
                     };
                     match r.offer(e, delivery) {
-                        Offer::Sent => self.shared.count(|s| s.repaired += 1),
+                        Offer::Sent => self.shared.bump(|c| &c.repaired),
                         Offer::Full => {
                             r.lagged = true;
                             break;
