@@ -23,6 +23,14 @@ pub(crate) fn normalize(input: &str) -> Option<String> {
     )
 }
 
+/// Would [`normalize`] read `input`? The same parse, without writing the
+/// normalized string (the check every frame passes through).
+pub(crate) fn is_valid(input: &str) -> bool {
+    DateTime::parse_from_rfc3339(input).is_ok()
+        || insert_missing_dot(input)
+            .is_some_and(|fixed| DateTime::parse_from_rfc3339(&fixed).is_ok())
+}
+
 /// `…T19:20:54896244Z` → `…T19:20:54.896244Z`; `None` when there is nothing to fix.
 fn insert_missing_dot(input: &str) -> Option<String> {
     let t = input.find('T')?;
@@ -54,6 +62,16 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(normalize(input).as_deref(), Some(want), "{input}");
+            assert!(is_valid(input), "{input}");
+        }
+        for bad in [
+            "",
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01T00:00:00",
+        ] {
+            assert_eq!(normalize(bad), None, "{bad}");
+            assert!(!is_valid(bad), "{bad}");
         }
     }
 

@@ -170,11 +170,13 @@ pub fn normalize(event: &mut Event) -> Result<(), ValueError> {
     }
     let kind = event.event_type.oran();
     for (i, value) in event.data.values.iter_mut().enumerate() {
+        // Field names are only formatted for an error message.
         let at = |field: &str| format!("data.values[{i}].{field}");
-        text(&at("ResourceAddress"), &value.resource_address, MAX_ADDRESS)?;
+        text_check(&value.resource_address, MAX_ADDRESS)
+            .map_err(|reason| refuse(at("ResourceAddress"), reason))?;
         match kind {
-            Some(kind) => oran_value(kind, value, &at("value"))?,
-            None => text(&at("value"), &value.value, MAX_VALUE)?,
+            Some(kind) => oran_value(kind, value, &|| at("value"))?,
+            None => text_check(&value.value, MAX_VALUE).map_err(|r| refuse(at("value"), r))?,
         }
     }
     Ok(())
@@ -185,7 +187,11 @@ pub fn normalize(event: &mut Event) -> Result<(), ValueError> {
 /// `metric`, and cloud-event-proxy pushes the SyncE lock state as `metric`
 /// with `decimal64.3` holding the state's name. A state found under a metric
 /// value type is stored as the enumeration it is.
-fn oran_value(kind: OranEvent, value: &mut Value, at: &str) -> Result<(), ValueError> {
+fn oran_value(
+    kind: OranEvent,
+    value: &mut Value,
+    at: &dyn Fn() -> String,
+) -> Result<(), ValueError> {
     let name = kind.name();
     let allowed = states(kind);
     let list = || {
@@ -199,21 +205,23 @@ fn oran_value(kind: OranEvent, value: &mut Value, at: &str) -> Result<(), ValueE
         ValueType::Enumeration => {
             if allowed.is_empty() {
                 return Err(refuse(
-                    at,
+                    at(),
                     format!(
                         "{name} carries a number, not a state ({:?} is value_type enumeration)",
                         value.value
                     ),
                 ));
             }
-            text(at, &value.value, MAX_NUMBER)?;
+            text_check(&value.value, MAX_NUMBER).map_err(|r| refuse(at(), r))?;
             match value.value.parse::<SyncState>() {
                 Ok(state) if allowed.contains(&state) => {
-                    value.value = state.as_str().to_owned();
+                    if value.value != state.as_str() {
+                        value.value = state.as_str().to_owned();
+                    }
                     Ok(())
                 }
                 _ => Err(refuse(
-                    at,
+                    at(),
                     format!(
                         "{:?} is not a {name} state; allowed: {}",
                         value.value,
@@ -228,7 +236,7 @@ fn oran_value(kind: OranEvent, value: &mut Value, at: &str) -> Result<(), ValueE
                 Metric::NumberOrObject => MAX_VALUE,
                 _ => MAX_NUMBER,
             };
-            text(at, &value.value, max)?;
+            text_check(&value.value, max).map_err(|r| refuse(at(), r))?;
             // Only where an upstream really does it (cloud-event-proxy's
             // SyncE plugin): elsewhere a state under a metric is an error.
             let state_as_metric = matches!(
@@ -239,22 +247,28 @@ fn oran_value(kind: OranEvent, value: &mut Value, at: &str) -> Result<(), ValueE
                 && state_as_metric
                 && allowed.contains(&state)
             {
-                value.value = state.as_str().to_owned();
+                if value.value != state.as_str() {
+                    value.value = state.as_str().to_owned();
+                }
                 value.data_type = DataType::Notification;
                 value.value_type = ValueType::Enumeration;
                 return Ok(());
             }
-            value.value = number(rule, &value.value).map_err(|reason| {
+            let canonical = number(rule, &value.value).map_err(|reason| {
                 let states = match state_as_metric {
                     false => String::new(),
                     true => format!(" or a {name} state ({})", list()),
                 };
-                refuse(at, format!("{:?} {reason}{states}", value.value))
+                refuse(at(), format!("{:?} {reason}{states}", value.value))
             })?;
+            // Most values arrive in their one spelling: keep the string.
+            if canonical != value.value {
+                value.value = canonical;
+            }
             Ok(())
         }
         ValueType::RedfishEvent => Err(refuse(
-            at.trim_end_matches(".value").to_owned() + ".value_type",
+            at().trim_end_matches(".value").to_owned() + ".value_type",
             format!(
                 "{name} takes value_type enumeration, decimal64.3 or metric, not redfish-event"
             ),
@@ -324,22 +338,25 @@ fn is_decimal(s: &str) -> bool {
 /// A non-empty string of at most `max` bytes with no character that hides
 /// or reorders what is printed.
 pub fn text(field: &str, s: &str, max: usize) -> Result<(), ValueError> {
+    text_check(s, max).map_err(|reason| refuse(field, reason))
+}
+
+/// [`text`] without the field's name: the reason, if `s` is refused.
+fn text_check(s: &str, max: usize) -> Result<(), String> {
     if s.is_empty() {
-        return Err(refuse(field, "is empty"));
+        return Err("is empty".to_owned());
     }
     if s.len() > max {
-        return Err(refuse(
-            field,
-            format!("is {} bytes, at most {max} allowed", s.len()),
-        ));
+        return Err(format!("is {} bytes, at most {max} allowed", s.len()));
+    }
+    // Printable ASCII hides nothing: most strings end here, a byte at a time.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Ok(());
     }
     if let Some(c) = s.chars().find(|&c| is_hidden(c)) {
-        return Err(refuse(
-            field,
-            format!(
-                "contains the control or formatting character U+{:04X}",
-                c as u32
-            ),
+        return Err(format!(
+            "contains the control or formatting character U+{:04X}",
+            c as u32
         ));
     }
     Ok(())
