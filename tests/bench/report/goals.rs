@@ -1,4 +1,4 @@
-//! The goals of issue 5 beside what this run measured. Every measured
+//! The goals of issues 5 and 14 beside what this run measured. Every measured
 //! value and every ratio is computed here from the rows of this one run
 //! (whose contenders ran interleaved); only the targets are written by
 //! hand, in [`goals`](Results::goals). Recorded, never asserted: a goal not
@@ -132,7 +132,7 @@ impl Results {
                     "fan-out K=8: ptp-broker / libzmq forwarder ({} I/O threads)",
                     self.forwarder_io_threads
                 ),
-                Target::RatioAtLeast(1.0),
+                Target::RatioAtLeast(1.3),
                 rate(broker, 8),
                 rate(forwarder, 8),
                 "ev/s",
@@ -160,8 +160,10 @@ impl Results {
         ks.dedup();
         for k in if ks.is_empty() { vec![8] } else { ks } {
             goals.push(Goal::ratio(
-                format!("client::register / raw SUB, max zero-loss rate, K={k}"),
-                Target::RatioAtLeast(0.9),
+                format!(
+                    "client::register / raw SUB (which scans seq, decodes nothing), max zero-loss rate, K={k}"
+                ),
+                Target::RatioAtLeast(0.8),
                 rate(Contender::Client, k),
                 rate(broker, k),
                 "ev/s",
@@ -179,12 +181,12 @@ impl Results {
         };
         goals.push(Goal {
             what: "client p50 added latency, K=1: POST→callback minus POST→SUB".to_owned(),
-            target: Target::AtMost(Duration::from_micros(100)),
+            target: Target::AtMost(Duration::from_micros(20)),
             measured: added,
         });
         goals.push(Goal::latency_ratio(
             format!("POST→callback p99, K={many}: ptp-broker (client::register) / C libzmq floor"),
-            Target::RatioAtMost(1.5),
+            Target::RatioAtMost(1.1),
             p99(Path::BrokerClient, many),
             p99(Path::Floor, many),
         ));
@@ -220,7 +222,7 @@ impl Results {
                 "RSS of ptp-broker with {} subscribers",
                 scale.map_or(1000, |s| s.sockets)
             ),
-            target: Target::BytesAtMost(150 << 20),
+            target: Target::BytesAtMost(30 << 20),
             measured: scale
                 .map(|s| Measured {
                     value: s.loaded_rss as f64,
