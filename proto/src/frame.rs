@@ -8,6 +8,8 @@
 use catalog::{EventType, EventTypeError, HEARTBEAT};
 use serde::{Deserialize, Serialize};
 
+mod fast;
+
 use crate::event::{Data, Delivery, Event, Meta, Origin};
 
 /// Largest body accepted by default (64 KiB). A real O-RAN event is ~300 B.
@@ -277,7 +279,11 @@ pub fn decode(topic: &[u8], body: &[u8], max_body: usize) -> Result<Message, Dec
         return decode_plain(body).map(Message::Sync);
     }
     let event_type = EventType::from_wire(topic)?;
-    let event = decode_plain::<WireEvent>(body)?.into_event()?;
+    let wire = match fast::wire_event(body) {
+        Some(wire) => wire,
+        None => decode_plain::<WireEvent>(body)?,
+    };
+    let event = wire.into_event()?;
     if event.event_type != event_type {
         return Err(DecodeError::TopicMismatch {
             topic: topic.to_owned(),
