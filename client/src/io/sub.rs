@@ -48,14 +48,16 @@ pub(crate) struct SubConn {
     partial: Vec<Bytes>,
     partial_bytes: usize,
     max: usize,
-    /// Writes PONGs; ends with the connection.
+    /// Writes PONGs; ends with the connection (started after the handshake).
     pongs: mpsc::Sender<Vec<u8>>,
-    writer: JoinHandle<()>,
+    writer: Option<JoinHandle<()>>,
 }
 
 impl Drop for SubConn {
     fn drop(&mut self) {
-        self.writer.abort();
+        if let Some(writer) = &self.writer {
+            writer.abort();
+        }
     }
 }
 
@@ -101,14 +103,15 @@ impl SubConn {
         read.read_exact(&mut greeting).await.map_err(io)?;
         zmtp::check_greeting(&greeting).map_err(str::to_owned)?;
         write.write_all(&zmtp::ready(b"SUB")).await.map_err(io)?;
+        let (pongs, mut rx) = mpsc::channel::<Vec<u8>>(4);
         let mut conn = SubConn {
             read,
             buf: BytesMut::with_capacity(READ_CHUNK),
             partial: Vec::new(),
             partial_bytes: 0,
             max,
-            pongs: mpsc::channel(1).0,
-            writer: tokio::spawn(async {}),
+            pongs,
+            writer: None,
         };
         // The peer's READY: the first frame, a command naming a publisher.
         let ready = loop {
@@ -136,15 +139,13 @@ impl SubConn {
         let mut subscribe = Vec::with_capacity(3);
         zmtp::put_frame(&mut subscribe, 0, &[1]);
         write.write_all(&subscribe).await.map_err(io)?;
-        let (pongs, mut rx) = mpsc::channel::<Vec<u8>>(4);
-        conn.pongs = pongs;
-        conn.writer = tokio::spawn(async move {
+        conn.writer = Some(tokio::spawn(async move {
             while let Some(pong) = rx.recv().await {
                 if write.write_all(&pong).await.is_err() {
                     return;
                 }
             }
-        });
+        }));
         Ok(conn)
     }
 
