@@ -2,7 +2,7 @@
 //! both call [`Server::bind`] then [`Server::run`] (or [`run`]).
 //!
 //! Layout: the data flows sources → core → sinks, one folder each.
-//! [`config`] reads and validates the configuration. [`source`]: the ZeroMQ
+//! [`config`] reads and validates the configuration. [`source`]: our ZMTP
 //! PULL socket (`pull`), the HTTP receiver the upstream POSTs events to
 //! (`http`: secret callback, allow-list, its own accept loop with timeouts
 //! and a connection cap), the query socket (`query`: confirmed emits, and
@@ -19,7 +19,8 @@
 //! webhook subscriptions in the registry and for the state table.
 //! [`monitor`] serves what operators read: metrics, health, readiness,
 //! the subscribers and the live page; it only reads.
-//! [`server`] binds everything and runs it until shutdown. A sink never
+//! [`server`] binds everything and runs it until shutdown; `net` is the
+//! accept loop our PULL and PUB sockets share. A sink never
 //! calls into a source; sources hand events only to the core, and the
 //! query socket reaches the sinks only to add and remove subscriptions.
 #![deny(missing_docs)]
@@ -28,6 +29,7 @@ pub mod api;
 pub mod config;
 pub mod core;
 pub mod monitor;
+pub(crate) mod net;
 pub mod server;
 pub mod sink;
 pub mod source;

@@ -287,3 +287,70 @@ fn the_pub_socket_bounds_subscriptions_and_connections() {
     });
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The emit (PULL) socket serves at most `max_emitters` connections;
+/// a peer that does not finish its handshake in 2 s, or is not a PUSH, is
+/// dropped and counted; the emitters it has keep being served.
+#[test]
+fn the_emit_socket_bounds_connections_and_handshakes() {
+    let dir = std::env::temp_dir().join(format!("ptp-broker-emitcap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("broker.toml");
+    std::fs::write(&file, "max_emitters = 2\n").expect("config");
+    let broker = Broker::start(&["--config", file.to_str().expect("path")]);
+    let emit = &broker.endpoints.emit;
+    let address = emit.trim_start_matches("tcp://");
+
+    // Silent: closed by the broker after the handshake timeout.
+    let mut silent = TcpStream::connect(address).expect("connect");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    assert!(closed_by_broker(&mut silent), "a silent peer");
+    // Not a PUSH: closed.
+    let mut sub = zmtp_peer(emit, b"SUB");
+    assert!(closed_by_broker(&mut sub), "a SUB on the emit socket");
+    drop((silent, sub));
+
+    let mut probe = Probe::start(&broker.endpoints, &["OS_CLOCK_SYNC"], &[]);
+    let mut a = zmtp_peer(emit, b"PUSH");
+    let b = zmtp_peer(emit, b"PUSH");
+    let admitted = |extra: &mut TcpStream| {
+        extra
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("timeout");
+        let mut buf = [0u8; 64];
+        // Refused: closed before the greeting. Admitted: the greeting.
+        matches!(std::io::Read::read(extra, &mut buf), Ok(n) if n > 0)
+    };
+    crate::util::wait_until("the cap to be reached", || {
+        !admitted(&mut TcpStream::connect(address).expect("connect"))
+    });
+    crate::util::wait_until("the refusal to be counted", || {
+        let stats = broker.stats();
+        stats.get("emit_connections_refused").copied().unwrap_or(0) >= 1
+    });
+    // An emitter at the cap is served: a raw ZMTP message, [topic, body].
+    let event = proto::frame::encode_event(&proto::Event::synthetic(
+        catalog::OS_CLOCK_SYNC.into(),
+        "HOLDOVER".parse().expect("state"),
+    ))
+    .expect("encode");
+    let mut wire = Vec::new();
+    proto::zmtp::put_frame(&mut wire, proto::zmtp::MORE, &event.topic);
+    proto::zmtp::put_frame(&mut wire, 0, &event.body);
+    a.write_all(&wire).expect("send");
+    probe.wait_for("the event of an emitter at the cap", |v| {
+        v["value"] == "HOLDOVER"
+    });
+    // One leaves: a new one gets in.
+    b.shutdown(std::net::Shutdown::Both).expect("shutdown");
+    drop(b);
+    crate::util::wait_until("room again", || {
+        admitted(&mut TcpStream::connect(address).expect("connect"))
+    });
+    let stats = broker.stats();
+    assert_eq!(stats.get("emit_peers_dropped"), Some(&2), "{stats:?}");
+    assert_eq!(stats.get("accepted_emit"), Some(&1), "{stats:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}

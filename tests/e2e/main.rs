@@ -4,6 +4,8 @@
 //! - `browser`: the live page in headless chromium;
 //! - `api`: the client library in-process: unregister, streams, pull, errors;
 //! - `fabric`: every process gets exactly its types, once (issue: the fabric);
+//! - `libzmq`: the broker's PULL and PUB against libzmq's PUSH and SUB,
+//!   with ZMTP heartbeats;
 //! - `bounds`: a state table of many pages, a full table;
 //! - `bad_input`: wrong frames, garbage and attacks are counted, never fatal;
 //! - `cli`: the terminal tools and configuration errors; `cli_edges`: the
@@ -26,6 +28,7 @@ mod browser;
 mod cli;
 mod cli_edges;
 mod fabric;
+mod libzmq;
 mod monitor;
 mod oran;
 mod peers;

@@ -61,6 +61,12 @@ impl Config {
                 reason: format!("{} is outside 1..=1000000", self.max_subscribers),
             });
         }
+        if !(1..=1_000_000).contains(&self.max_emitters) {
+            return Err(ConfigError::Invalid {
+                key: "max_emitters",
+                reason: format!("{} is outside 1..=1000000", self.max_emitters),
+            });
+        }
         if !(1..=10_000_000).contains(&self.state.max_entries) {
             return Err(ConfigError::Invalid {
                 key: "state.max_entries",

@@ -53,6 +53,9 @@ pub struct Config {
     /// Most PUB connections served at once (subscribed or handshaking);
     /// more are closed as soon as they are accepted, and counted.
     pub max_subscribers: usize,
+    /// Most PULL (emit) connections served at once; more are closed as
+    /// soon as they are accepted, and counted.
+    pub max_emitters: usize,
     /// The state table's bounds.
     pub state: StateConfig,
     /// The HTTP receiver for upstream pushes.
@@ -171,6 +174,7 @@ impl Default for Config {
             publish_queue: 65_536,
             subscriber_queue: crate::sink::fanout::DEFAULT_QUEUE_CAPACITY,
             max_subscribers: crate::sink::fanout::DEFAULT_MAX_CONNECTIONS,
+            max_emitters: crate::source::pull::DEFAULT_MAX_CONNECTIONS,
             state: StateConfig::default(),
             http: HttpConfig::default(),
             api: crate::api::ApiConfig::default(),

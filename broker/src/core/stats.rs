@@ -31,6 +31,16 @@ macro_rules! counters {
 counters! {
     /// Events accepted from clients: PULL frames and confirmed emits.
     accepted_emit,
+    /// Emitters (PULL connections) disconnected for breaking the protocol:
+    /// a frame or message over its limit, a handshake not done in 2 s, a
+    /// socket type that is not PUSH, garbage instead of ZMTP.
+    emit_peers_dropped,
+    /// PULL connections closed at once because `max_emitters` were open
+    /// (copied from the accept loop every second).
+    emit_connections_refused,
+    /// Failed accepts on the PULL socket (out of file descriptors…), each
+    /// followed by a backoff (copied every second).
+    emit_accept_errors,
     /// Events accepted from the HTTP receiver.
     accepted_http,
     /// Events accepted from the subscription manager (CurrentState seeding).

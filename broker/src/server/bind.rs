@@ -13,6 +13,7 @@ use crate::core::shared::Broker;
 use crate::sink::fanout::Publisher;
 use crate::sink::registry::Subscriptions;
 use crate::source::http;
+use crate::source::pull::Pull;
 
 /// Give every ipc socket file `ipc_mode` and `ipc_group`, right after the
 /// bind: the umask must not decide who may emit on a shared host.
@@ -152,20 +153,29 @@ pub(super) async fn bind_pub(
     queue: usize,
     max_connections: usize,
 ) -> Result<(Publisher, String), StartError> {
-    let fail = |reason: String| StartError::Bind {
-        role: "pub",
+    let bound = Publisher::bind_with(endpoint, queue, max_connections).await;
+    bound.map_err(|e| bind_failed("pub", endpoint, e))
+}
+
+/// Bind the PULL endpoint, with the same messages as [`bind`].
+pub(super) async fn bind_pull(
+    endpoint: &str,
+    max_connections: usize,
+) -> Result<(Pull, String), StartError> {
+    let bound = Pull::bind(endpoint, max_connections).await;
+    bound.map_err(|e| bind_failed("emit", endpoint, e))
+}
+
+/// The error of a failed bind of one of our own sockets.
+fn bind_failed(role: &'static str, endpoint: &str, e: io::Error) -> StartError {
+    StartError::Bind {
+        role,
         endpoint: endpoint.to_owned(),
-        reason,
-    };
-    if let Some(path) = endpoint.strip_prefix("ipc://") {
-        remove_stale_ipc(Path::new(path)).map_err(|e| fail(e.to_string()))?;
-    }
-    match Publisher::bind_with(endpoint, queue, max_connections).await {
-        Ok(bound) => Ok(bound),
-        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(fail(
-            "address already in use (is another ptp-broker running?)".to_owned(),
-        )),
-        Err(e) => Err(fail(e.to_string())),
+        reason: if e.kind() == io::ErrorKind::AddrInUse {
+            "address already in use (is another ptp-broker running?)".to_owned()
+        } else {
+            e.to_string()
+        },
     }
 }
 

@@ -5,7 +5,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use zeromq::{PullSocket, RouterSocket, Socket};
+use zeromq::{RouterSocket, Socket};
 
 use crate::sink::fanout::Publisher;
 
@@ -18,7 +18,7 @@ use crate::source::{http, pull, query};
 
 mod bind;
 pub(crate) use bind::remove_stale_ipc;
-use bind::{IpcUmask, bind, bind_api, bind_http, bind_monitor, bind_pub, secure_ipc};
+use bind::{IpcUmask, bind, bind_api, bind_http, bind_monitor, bind_pub, bind_pull, secure_ipc};
 
 /// Where the broker actually listens (ports resolved when 0 was asked for).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,7 @@ pub struct Server {
     ready: Ready,
     publish_queue: mpsc::Receiver<crate::core::shared::Outgoing>,
     publisher: Publisher,
-    pull_socket: PullSocket,
+    pull: pull::Pull,
     query_socket: RouterSocket,
     /// The HTTP receiver's listener, bound (`None`: nothing to receive, or disabled).
     http_listener: Option<TcpListener>,
@@ -143,8 +143,7 @@ impl Server {
             options.max_frame_len(config.max_body.max(proto::query::MAX_REQUEST));
             options
         };
-        let mut pull_socket = PullSocket::with_options(options());
-        let emit = bind(&mut pull_socket, "emit", &config.emit).await?;
+        let (pull, emit) = bind_pull(&config.emit, config.max_emitters).await?;
         let mut query_socket = RouterSocket::with_options(options());
         let query = bind(&mut query_socket, "query", &config.query).await?;
         drop(umask);
@@ -221,7 +220,7 @@ impl Server {
             ready,
             publish_queue,
             publisher,
-            pull_socket,
+            pull,
             query_socket,
             http_listener,
             http_options,
@@ -254,7 +253,7 @@ impl Server {
             broker,
             publish_queue,
             publisher,
-            pull_socket,
+            pull,
             query_socket,
             http_listener,
             http_options,
@@ -303,9 +302,11 @@ impl Server {
             shutdown.clone(),
         ));
         tasks.spawn(pull::run(
-            pull_socket,
+            pull,
             broker.clone(),
-            config.max_body,
+            pull::Options {
+                max_body: config.max_body,
+            },
             shutdown.clone(),
         ));
         tasks.spawn(query::run(

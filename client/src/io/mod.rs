@@ -253,28 +253,29 @@ impl Io {
     fn drain_sub(&mut self) {
         let mut taken = 0usize;
         loop {
-            let Some(next) = self.sub.as_mut().and_then(SubConn::next) else {
-                return;
+            // Decoded while the frames borrow the receive buffer; handled after.
+            let decoded = match self.sub.as_mut().and_then(SubConn::next) {
+                None => return,
+                Some(Next::Message(parts)) => {
+                    frame::decode_frames(parts.as_slice(), proto::query::MAX_REPLY)
+                        .map_err(|e| e.to_string())
+                }
+                Some(Next::Broken(reason)) => {
+                    self.shared.bump(|c| &c.bad_frames);
+                    tracing::warn!("the broker's PUB broke the protocol ({reason}); reconnecting");
+                    self.drop_session();
+                    return;
+                }
             };
             taken += 1;
             if taken % WAKE_EVERY == 0 {
                 self.wake_callbacks();
             }
-            match next {
-                Next::Message(frames) => {
-                    match frame::decode_frames(&frames, proto::query::MAX_REPLY) {
-                        Ok(message) => self.on_message(message),
-                        Err(e) => {
-                            self.shared.bump(|c| &c.bad_frames);
-                            tracing::warn!("undecodable frame from broker: {e}");
-                        }
-                    }
-                }
-                Next::Broken(reason) => {
+            match decoded {
+                Ok(message) => self.on_message(message),
+                Err(e) => {
                     self.shared.bump(|c| &c.bad_frames);
-                    tracing::warn!("the broker's PUB broke the protocol ({reason}); reconnecting");
-                    self.drop_session();
-                    return;
+                    tracing::warn!("undecodable frame from broker: {e}");
                 }
             }
         }

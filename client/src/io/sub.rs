@@ -17,13 +17,13 @@
 
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
-use proto::zmtp;
+use proto::zmtp::{self, Inbox, Incoming, Parts};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Bytes read per system call at most (grown to a frame's size if larger).
+/// Room made for each read at least (a frame larger than that gets room
+/// for all of it).
 const READ_CHUNK: usize = 64 * 1024;
 /// A message has two frames; anything past this is a broken peer.
 const MAX_FRAMES: usize = 8;
@@ -33,9 +33,9 @@ type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// What [`SubConn::next`] found in the buffer.
 #[derive(Debug)]
-pub(crate) enum Next {
-    /// A whole message: its frames.
-    Message(Vec<Bytes>),
+pub(crate) enum Next<'a> {
+    /// A whole message: its frames, slices of the receive buffer.
+    Message(Parts<'a>),
     /// The peer broke the protocol: the session must end.
     Broken(&'static str),
 }
@@ -43,11 +43,7 @@ pub(crate) enum Next {
 /// One subscribed connection to a PUB endpoint.
 pub(crate) struct SubConn {
     read: Reader,
-    buf: BytesMut,
-    /// Frames of the message being read, until its last frame.
-    partial: Vec<Bytes>,
-    partial_bytes: usize,
-    max: usize,
+    inbox: Inbox,
     /// Writes PONGs; ends with the connection (started after the handshake).
     pongs: mpsc::Sender<Vec<u8>>,
     writer: Option<JoinHandle<()>>,
@@ -106,33 +102,33 @@ impl SubConn {
         let (pongs, mut rx) = mpsc::channel::<Vec<u8>>(4);
         let mut conn = SubConn {
             read,
-            buf: BytesMut::with_capacity(READ_CHUNK),
-            partial: Vec::new(),
-            partial_bytes: 0,
-            max,
+            // A message is its frames' data, plus the inbox's cost per frame.
+            inbox: Inbox::new(max, max + MAX_FRAMES * zmtp::FRAME_COST, READ_CHUNK),
             pongs,
             writer: None,
         };
         // The peer's READY: the first frame, a command naming a publisher.
-        let ready = loop {
-            if let Some(frame) = conn.frame().map_err(str::to_owned)? {
-                break frame;
-            }
-            if conn.fill().await.map_err(io)? == 0 {
-                return Err("connection closed during the handshake".to_owned());
-            }
-        };
-        let (command, _, body) = ready;
-        if !command {
-            return Err("expected READY, got a message".to_owned());
-        }
-        match zmtp::ready_socket_type(&body).map_err(str::to_owned)? {
-            b"PUB" | b"XPUB" => {}
-            other => {
-                return Err(format!(
-                    "the peer is a {} socket, not PUB",
-                    String::from_utf8_lossy(other)
-                ));
+        loop {
+            match conn.inbox.next_item().map_err(str::to_owned)? {
+                Some(Incoming::Command { name, data }) => {
+                    match zmtp::socket_type(name, data).map_err(str::to_owned)? {
+                        b"PUB" | b"XPUB" => break,
+                        other => {
+                            return Err(format!(
+                                "the peer is a {} socket, not PUB",
+                                String::from_utf8_lossy(other)
+                            ));
+                        }
+                    }
+                }
+                Some(Incoming::Message(_)) => {
+                    return Err("expected READY, got a message".to_owned());
+                }
+                None => {
+                    if conn.fill().await.map_err(io)? == 0 {
+                        return Err("connection closed during the handshake".to_owned());
+                    }
+                }
             }
         }
         // Subscribe to everything: a 3.0 subscription message, [1].
@@ -152,77 +148,47 @@ impl SubConn {
     /// Read what the socket has into the buffer: the number of bytes, 0 at
     /// the end of the stream. Cancel safe.
     pub(crate) async fn fill(&mut self) -> std::io::Result<usize> {
-        let want = match zmtp::parse_header(&self.buf, self.max) {
-            Ok(Some(h)) => h.len().saturating_sub(self.buf.len()),
-            _ => 0,
-        };
-        let spare = self.buf.capacity() - self.buf.len();
-        if spare < want.max(READ_CHUNK / 4) {
-            self.buf.reserve(want.max(READ_CHUNK));
-        }
-        self.read.read_buf(&mut self.buf).await
+        self.read.read_buf(self.inbox.buffer()).await
     }
 
     /// The next complete message in the buffer, if there is one. Commands
     /// are handled here (PING is answered), not returned.
-    pub(crate) fn next(&mut self) -> Option<Next> {
-        loop {
-            let (command, more, body) = match self.frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => return None,
-                Err(reason) => return Some(Next::Broken(reason)),
-            };
-            if command {
-                match zmtp::command_name(&body) {
-                    Some((b"PING", data)) => {
-                        // Best effort: a full queue means a PONG is on its way.
-                        let _ = self.pongs.try_send(zmtp::pong(data));
-                    }
-                    Some((b"ERROR", _)) => return Some(Next::Broken("the publisher sent ERROR")),
-                    Some(_) => {}
-                    None => return Some(Next::Broken("malformed command")),
-                }
-                continue;
+    pub(crate) fn next(&mut self) -> Option<Next<'_>> {
+        let pongs = &self.pongs;
+        let found = self.inbox.next_message(|name, data| match name {
+            b"PING" => {
+                // Best effort: a full queue means a PONG is on its way.
+                let _ = pongs.try_send(zmtp::pong(data));
+                Ok(())
             }
-            self.partial_bytes += body.len();
-            self.partial.push(body);
-            if self.partial.len() > MAX_FRAMES || self.partial_bytes > self.max {
-                return Some(Next::Broken("message too long"));
-            }
-            if !more {
-                self.partial_bytes = 0;
-                return Some(Next::Message(std::mem::take(&mut self.partial)));
-            }
+            b"ERROR" => Err("the publisher sent ERROR"),
+            _ => Ok(()),
+        });
+        match found {
+            Ok(None) => None,
+            Err(reason) => Some(Next::Broken(reason)),
+            Ok(Some(parts)) if parts.count() > MAX_FRAMES => Some(Next::Broken("message too long")),
+            Ok(Some(parts)) => Some(Next::Message(parts)),
         }
-    }
-
-    /// Take one whole frame off the buffer: (command?, more?, data).
-    fn frame(&mut self) -> Result<Option<(bool, bool, Bytes)>, &'static str> {
-        let Some(header) = zmtp::parse_header(&self.buf, self.max)? else {
-            return Ok(None);
-        };
-        if self.buf.len() < header.len() {
-            return Ok(None);
-        }
-        let mut frame = self.buf.split_to(header.len());
-        frame.advance(header.header);
-        Ok(Some((header.command(), header.more(), frame.freeze())))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use zeromq::{Socket, SocketSend, ZmqMessage};
 
     const DEADLINE: Duration = Duration::from_secs(10);
 
     /// Read until a whole message is there.
-    async fn message(conn: &mut SubConn) -> Vec<Bytes> {
+    async fn message(conn: &mut SubConn) -> Vec<Vec<u8>> {
         tokio::time::timeout(DEADLINE, async {
             loop {
                 match conn.next() {
-                    Some(Next::Message(frames)) => return frames,
+                    Some(Next::Message(parts)) => {
+                        return parts.as_slice().iter().map(|p| p.to_vec()).collect();
+                    }
                     Some(Next::Broken(reason)) => panic!("broken: {reason}"),
                     None => assert!(conn.fill().await.unwrap() > 0, "closed"),
                 }

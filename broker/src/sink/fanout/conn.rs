@@ -1,20 +1,18 @@
-//! Accept loops and one subscriber connection: handshake under a deadline,
+//! The accept loop and one subscriber connection: handshake under a deadline,
 //! then a reader (subscriptions) and a writer (the queue) until either ends.
 
 use std::io::{self, IoSlice};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, UnixListener, tcp, unix};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::registry::{Peer, Registry};
 use super::zmtp::{self, ReadError};
-use crate::core::stats::RejectLog;
+use crate::net::{self, Listener};
 
 /// A peer that has not completed the handshake by then is dropped: it holds
 /// a task and a file descriptor, and a real SUB finishes in microseconds.
@@ -31,125 +29,27 @@ const MAX_SUBSCRIPTION_BYTES: usize = 64 * 1024;
 /// Messages taken from the queue per vectored write (Linux IOV_MAX is 1024).
 const BATCH: usize = 128;
 
-pub async fn accept_tcp(listener: TcpListener, registry: Arc<Registry>, stop: CancellationToken) {
-    let mut gate = Gate::new(&registry);
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, addr)) => {
-                let Some(permit) = gate.admit(&addr.to_string()) else {
-                    continue;
-                };
-                // Events are small and latency matters more than packet count.
-                let _ = stream.set_nodelay(true);
-                let (r, w) = stream.into_split();
-                tokio::spawn(serve::<tcp::OwnedReadHalf, tcp::OwnedWriteHalf>(
-                    r,
-                    w,
-                    addr.to_string(),
-                    registry.clone(),
-                    stop.clone(),
-                    permit,
-                ));
-            }
-            Err(e) => {
-                if gate.failed(e, &stop).await {
-                    break;
-                }
-            }
-        }
-    }
-    gate.log.flush();
-}
-
-pub async fn accept_unix(listener: UnixListener, registry: Arc<Registry>, stop: CancellationToken) {
-    let name = listener
-        .local_addr()
-        .ok()
-        .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
-        .unwrap_or_else(|| "ipc".to_owned());
-    let mut gate = Gate::new(&registry);
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, _)) => {
-                let Some(permit) = gate.admit(&name) else {
-                    continue;
-                };
-                let (r, w) = stream.into_split();
-                tokio::spawn(serve::<unix::OwnedReadHalf, unix::OwnedWriteHalf>(
-                    r,
-                    w,
-                    name.clone(),
-                    registry.clone(),
-                    stop.clone(),
-                    permit,
-                ));
-            }
-            Err(e) => {
-                if gate.failed(e, &stop).await {
-                    break;
-                }
-            }
-        }
-    }
-    gate.log.flush();
-}
-
-/// What every accept loop does besides accepting: the connection cap, the
-/// backoff after a failed accept, and the rate-limited log of both.
-struct Gate {
-    registry: Arc<Registry>,
-    backoff: Duration,
-    log: RejectLog,
-}
-
-impl Gate {
-    fn new(registry: &Arc<Registry>) -> Gate {
-        Gate {
-            registry: Arc::clone(registry),
-            backoff: Duration::ZERO,
-            log: RejectLog::new("PUB connection"),
-        }
-    }
-
-    /// A permit for the connection just accepted from `peer`, or `None`
-    /// (counted and logged) if the most allowed are open: the caller
-    /// drops the stream, which closes it.
-    fn admit(&mut self, peer: &str) -> Option<OwnedSemaphorePermit> {
-        self.backoff = Duration::ZERO;
-        let permit = Arc::clone(&self.registry.permits).try_acquire_owned().ok();
-        if permit.is_none() {
-            self.registry.refused.fetch_add(1, Ordering::Relaxed);
-            self.log.reject(&format_args!(
-                "{peer}: {} connections open, closed at once",
-                self.registry.max_connections
+/// Accept subscribers until `stop`, each served by a task of its own.
+pub async fn accept(listener: Listener, registry: Arc<Registry>, stop: CancellationToken) {
+    let admission = Arc::clone(&registry.admission);
+    let stopped = stop.clone();
+    net::accept_loop(
+        listener,
+        admission,
+        "PUB connection",
+        stopped,
+        |conn, permit| {
+            tokio::spawn(serve(
+                conn.read,
+                conn.write,
+                conn.peer,
+                registry.clone(),
+                stop.clone(),
+                permit,
             ));
-        }
-        permit
-    }
-
-    /// Out of file descriptors and the like: the listener stays readable,
-    /// so retrying at once would spin. Wait 10 ms doubling to 1 s; connections
-    /// already open keep being served. True if stopped meanwhile.
-    async fn failed(&mut self, e: io::Error, stop: &CancellationToken) -> bool {
-        self.backoff = (self.backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
-        self.registry.accept_errors.fetch_add(1, Ordering::Relaxed);
-        self.log.reject(&format_args!(
-            "accept failed, retrying in {:?}: {e}",
-            self.backoff
-        ));
-        tokio::select! {
-            _ = stop.cancelled() => true,
-            _ = tokio::time::sleep(self.backoff) => false,
-        }
-    }
+        },
+    )
+    .await;
 }
 
 async fn serve<R, W>(

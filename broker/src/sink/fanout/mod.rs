@@ -15,11 +15,9 @@ mod registry;
 pub mod zmtp;
 
 use std::io;
-use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
 
 use registry::Registry;
@@ -94,34 +92,8 @@ impl Publisher {
     ) -> io::Result<(Publisher, String)> {
         let registry = Arc::new(Registry::new(capacity.max(1), max_connections.max(1)));
         let shutdown = CancellationToken::new();
-        let resolved = if let Some(addr) = endpoint.strip_prefix("tcp://") {
-            let addr = match addr.strip_prefix("*:") {
-                Some(port) => format!("0.0.0.0:{port}"),
-                None => addr.to_owned(),
-            };
-            let listener = TcpListener::bind(addr.as_str()).await?;
-            let resolved = format!("tcp://{}", listener.local_addr()?);
-            tokio::spawn(conn::accept_tcp(
-                listener,
-                registry.clone(),
-                shutdown.clone(),
-            ));
-            resolved
-        } else if let Some(path) = endpoint.strip_prefix("ipc://") {
-            crate::server::remove_stale_ipc(Path::new(path))?;
-            let listener = UnixListener::bind(path)?;
-            tokio::spawn(conn::accept_unix(
-                listener,
-                registry.clone(),
-                shutdown.clone(),
-            ));
-            endpoint.to_owned()
-        } else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("unsupported endpoint {endpoint:?} (want tcp://HOST:PORT or ipc://PATH)"),
-            ));
-        };
+        let (listener, resolved) = crate::net::Listener::bind(endpoint).await?;
+        tokio::spawn(conn::accept(listener, registry.clone(), shutdown.clone()));
         Ok((Publisher { registry, shutdown }, resolved))
     }
 
@@ -198,7 +170,7 @@ impl Watcher {
 
     /// The most connections served at once.
     pub fn max_connections(&self) -> usize {
-        self.0.max_connections
+        self.0.admission.max
     }
 }
 

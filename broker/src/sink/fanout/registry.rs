@@ -46,16 +46,10 @@ pub struct Registry {
     inner: Mutex<Inner>,
     /// Per-subscriber queue capacity.
     pub capacity: usize,
-    /// One permit per connection, handshaking or subscribed.
-    pub permits: Arc<tokio::sync::Semaphore>,
-    /// Most connections at once (the permits' number).
-    pub max_connections: usize,
+    /// The connection cap (handshaking or subscribed) and the accept loop's counters.
+    pub admission: Arc<crate::net::Admission>,
     published: AtomicU64,
     dropped: AtomicU64,
-    /// Connections closed at once because `max_connections` were open.
-    pub refused: AtomicU64,
-    /// Failed accepts (out of file descriptors…).
-    pub accept_errors: AtomicU64,
 }
 
 impl Registry {
@@ -63,12 +57,9 @@ impl Registry {
         Registry {
             inner: Mutex::default(),
             capacity,
-            permits: Arc::new(tokio::sync::Semaphore::new(max_connections)),
-            max_connections,
+            admission: Arc::new(crate::net::Admission::new(max_connections)),
             published: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
-            refused: AtomicU64::new(0),
-            accept_errors: AtomicU64::new(0),
         }
     }
 
@@ -143,8 +134,8 @@ impl Registry {
             subscribers: self.lock().entries.len(),
             published: self.published.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
-            refused: self.refused.load(Ordering::Relaxed),
-            accept_errors: self.accept_errors.load(Ordering::Relaxed),
+            refused: self.admission.refused.load(Ordering::Relaxed),
+            accept_errors: self.admission.accept_errors.load(Ordering::Relaxed),
         }
     }
 

@@ -5,8 +5,15 @@
 //! is allocated for them.
 //!
 //! Both ends are ours, but the format is the standard one: libzmq SUB
-//! sockets subscribe to the broker, and the client's reader could as well
-//! read a libzmq PUB.
+//! sockets subscribe to the broker, libzmq PUSH sockets emit to it, and the
+//! client's reader could as well read a libzmq PUB.
+//!
+//! After the handshake, traffic is read through an [`Inbox`]: whole
+//! commands and messages as slices of one receive buffer.
+
+mod inbox;
+
+pub use inbox::{FRAME_COST, Inbox, Incoming, MAX_PARTS, Parts};
 
 /// Frame flag: more frames of this message follow.
 pub const MORE: u8 = 0x01;
@@ -63,7 +70,13 @@ pub fn ready(socket_type: &[u8]) -> Vec<u8> {
 
 /// The `Socket-Type` property of a READY command body, if it is one.
 pub fn ready_socket_type(body: &[u8]) -> Result<&[u8], &'static str> {
-    let (name, mut props) = command_name(body).ok_or("malformed command")?;
+    let (name, props) = command_name(body).ok_or("malformed command")?;
+    socket_type(name, props)
+}
+
+/// The `Socket-Type` property of a command split into its name and data
+/// (as [`Incoming::Command`] has it), if it is a READY.
+pub fn socket_type<'a>(name: &[u8], mut props: &'a [u8]) -> Result<&'a [u8], &'static str> {
     if name == b"ERROR" {
         return Err("peer sent ERROR");
     }
