@@ -321,6 +321,36 @@ mod tests {
     }
 
     #[test]
+    fn next_message_hands_commands_to_its_handler_and_stops_on_its_error() {
+        let mut wire = Vec::new();
+        put_frame(&mut wire, COMMAND, b"\x04PING\x00\x01a");
+        wire.extend(encode(b"t", b"x"));
+        put_frame(&mut wire, COMMAND, b"\x05ERROR\x03bad");
+        wire.extend(encode(b"u", b"y"));
+        let mut inbox = Inbox::new(100, 1000, 16);
+        inbox.buffer().extend_from_slice(&wire);
+        let mut seen = Vec::new();
+        let mut handler = |name: &[u8], data: &[u8]| {
+            seen.push((name.to_vec(), data.to_vec()));
+            if name == b"ERROR" {
+                Err("peer sent ERROR")
+            } else {
+                Ok(())
+            }
+        };
+        let first = inbox.next_message(&mut handler).unwrap().unwrap();
+        assert_eq!(first.as_slice(), &[&b"t"[..], &b"x"[..]]);
+        assert_eq!(inbox.next_message(&mut handler), Err("peer sent ERROR"));
+        assert_eq!(
+            seen,
+            [
+                (b"PING".to_vec(), b"\x00\x01a".to_vec()),
+                (b"ERROR".to_vec(), b"\x03bad".to_vec())
+            ]
+        );
+    }
+
+    #[test]
     fn the_buffer_makes_room_for_a_long_frame_and_lets_go_of_taken_bytes() {
         let mut inbox = Inbox::new(100_000, 200_000, 64);
         let wire = encode(b"t", &[1u8; 50_000]);
