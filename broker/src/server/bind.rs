@@ -63,9 +63,7 @@ pub(super) async fn bind<S: Socket>(
     }
     match socket.bind(endpoint).await {
         Ok(bound) => Ok(bound.to_string()),
-        Err(ZmqError::Network(e)) if e.kind() == io::ErrorKind::AddrInUse => Err(fail(
-            "address already in use (is another ptp-broker running?)".to_owned(),
-        )),
+        Err(ZmqError::Network(e)) => Err(bind_failed(role, endpoint, e)),
         Err(e) => Err(fail(e.to_string())),
     }
 }
