@@ -9,6 +9,9 @@ use catalog::{EventType, EventTypeError, HEARTBEAT};
 use serde::{Deserialize, Serialize};
 
 mod fast;
+mod stamp;
+
+pub use fast::{ValueView, View, view};
 
 use crate::event::{Data, Delivery, Event, Meta, Origin};
 
@@ -223,12 +226,18 @@ pub fn encode_event(event: &Event) -> Result<Frames, DecodeError> {
     // Sized for a typical event (~400 bytes) so that encoding is one
     // allocation, not a chain of reallocations from empty.
     let mut body = Vec::with_capacity(ENCODE_CAPACITY);
-    rmp_serde::encode::write_named(&mut body, &EventOut::from(event))
-        .map_err(|e| DecodeError::Body(e.to_string()))?;
+    write_event(event, &mut body)?;
     Ok(Frames {
         topic: event.event_type.as_str().as_bytes().to_vec(),
         body,
     })
+}
+
+/// Append an event's body (what [`encode_event`] puts in its body frame)
+/// to `out`.
+pub fn write_event(event: &Event, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    rmp_serde::encode::write_named(out, &EventOut::from(event))
+        .map_err(|e| DecodeError::Body(e.to_string()))
 }
 
 /// Encode a heartbeat.

@@ -12,9 +12,12 @@
 //!   docs/PROTOCOL.md ("Values").
 //! - Application-defined types keep free values within the same bounds.
 
-use catalog::{OranEvent, SyncState};
+use std::borrow::Cow;
 
-use crate::event::{DataType, Event, Value, ValueType};
+use catalog::{EventType, OranEvent, SyncState};
+
+use crate::event::{DataType, Event, ValueType};
+use crate::frame::View;
 
 /// Longest CloudEvent `id` (a UUID is 36 bytes).
 pub const MAX_ID: usize = 128;
@@ -148,17 +151,77 @@ pub fn metric(kind: OranEvent, address: &str) -> Metric {
 /// Check `event` and bring it to its one spelling (states in all caps,
 /// integers without a fraction, numbers trimmed). Refuses the first problem.
 pub fn normalize(event: &mut Event) -> Result<(), ValueError> {
-    text("id", &event.id, MAX_ID)?;
-    text("source", &event.source, MAX_ADDRESS)?;
-    text("specversion", &event.specversion, MAX_VERSION)?;
-    if !matches!(event.specversion.as_str(), "1.0" | "0.3") {
+    let data = &event.data;
+    header(
+        &event.id,
+        &event.source,
+        &event.specversion,
+        &data.version,
+        data.values.len(),
+    )?;
+    let kind = event.event_type.oran();
+    for (i, value) in event.data.values.iter_mut().enumerate() {
+        let fix = check_value(
+            kind,
+            i,
+            &value.resource_address,
+            value.value_type,
+            &value.value,
+        )?;
+        if let Some(fix) = fix {
+            if let Some(canonical) = fix.value {
+                value.value = canonical;
+            }
+            if fix.as_state {
+                value.data_type = DataType::Notification;
+                value.value_type = ValueType::Enumeration;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Would [`normalize`] take the event read in `view`, of `event_type`, as
+/// it is, changing nothing, and [`crate::frame::validate`] pass it? Then
+/// its body can be published as it came, stamped. `false` says nothing
+/// more: the owned path decides, with its error.
+pub fn is_canonical(event_type: &EventType, view: &View<'_>) -> bool {
+    let kind = event_type.oran();
+    header(
+        view.id,
+        view.source,
+        view.specversion,
+        view.version,
+        view.value_count(),
+    )
+    .is_ok()
+        && crate::time::is_valid(view.time)
+        && view.values().enumerate().all(|(i, v)| {
+            matches!(
+                check_value(kind, i, v.resource_address, v.value_type, v.value),
+                Ok(None)
+            )
+        })
+}
+
+/// The checks of everything but the values.
+fn header(
+    id: &str,
+    source: &str,
+    specversion: &str,
+    version: &str,
+    count: usize,
+) -> Result<(), ValueError> {
+    text("id", id, MAX_ID)?;
+    text("source", source, MAX_ADDRESS)?;
+    text("specversion", specversion, MAX_VERSION)?;
+    if !matches!(specversion, "1.0" | "0.3") {
         return Err(refuse(
             "specversion",
-            format!("{:?} is not 1.0 or 0.3", event.specversion),
+            format!("{specversion:?} is not 1.0 or 0.3"),
         ));
     }
-    text("data.version", &event.data.version, MAX_VERSION)?;
-    let count = event.data.values.len();
+    text("data.version", version, MAX_VERSION)?;
     if count == 0 {
         return Err(refuse("data.values", "is empty"));
     }
@@ -168,18 +231,36 @@ pub fn normalize(event: &mut Event) -> Result<(), ValueError> {
             format!("{count} values, at most {MAX_VALUES} allowed"),
         ));
     }
-    let kind = event.event_type.oran();
-    for (i, value) in event.data.values.iter_mut().enumerate() {
-        // Field names are only formatted for an error message.
-        let at = |field: &str| format!("data.values[{i}].{field}");
-        text_check(&value.resource_address, MAX_ADDRESS)
-            .map_err(|reason| refuse(at("ResourceAddress"), reason))?;
-        match kind {
-            Some(kind) => oran_value(kind, value, &|| at("value"))?,
-            None => text_check(&value.value, MAX_VALUE).map_err(|r| refuse(at("value"), r))?,
-        }
-    }
     Ok(())
+}
+
+/// How a value must change to be in its one spelling.
+#[derive(Debug, Default)]
+struct Fix {
+    /// Its one spelling, where it is written otherwise.
+    value: Option<String>,
+    /// A state sent as a metric: it becomes the enumeration it is.
+    as_state: bool,
+}
+
+/// Check entry `i` of `data.values` of an event of `kind` (`None`: an
+/// application type); `Some`: how it must change.
+fn check_value(
+    kind: Option<OranEvent>,
+    i: usize,
+    address: &str,
+    value_type: ValueType,
+    value: &str,
+) -> Result<Option<Fix>, ValueError> {
+    // Field names are only formatted for an error message.
+    let at = |field: &str| format!("data.values[{i}].{field}");
+    text_check(address, MAX_ADDRESS).map_err(|reason| refuse(at("ResourceAddress"), reason))?;
+    match kind {
+        Some(kind) => oran_value(kind, address, value_type, value, &|| at("value")),
+        None => text_check(value, MAX_VALUE)
+            .map(|()| None)
+            .map_err(|r| refuse(at("value"), r)),
+    }
 }
 
 /// One value of an O-RAN type. `value_type` decides what it is, not
@@ -189,9 +270,11 @@ pub fn normalize(event: &mut Event) -> Result<(), ValueError> {
 /// value type is stored as the enumeration it is.
 fn oran_value(
     kind: OranEvent,
-    value: &mut Value,
+    address: &str,
+    value_type: ValueType,
+    value: &str,
     at: &dyn Fn() -> String,
-) -> Result<(), ValueError> {
+) -> Result<Option<Fix>, ValueError> {
     let name = kind.name();
     let allowed = states(kind);
     let list = || {
@@ -201,71 +284,64 @@ fn oran_value(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    match value.value_type {
+    // The state's one spelling, where `value` is written otherwise.
+    let respell = |state: SyncState| (value != state.as_str()).then(|| state.as_str().to_owned());
+    match value_type {
         ValueType::Enumeration => {
             if allowed.is_empty() {
                 return Err(refuse(
                     at(),
                     format!(
-                        "{name} carries a number, not a state ({:?} is value_type enumeration)",
-                        value.value
+                        "{name} carries a number, not a state ({value:?} is value_type enumeration)"
                     ),
                 ));
             }
-            text_check(&value.value, MAX_NUMBER).map_err(|r| refuse(at(), r))?;
-            match value.value.parse::<SyncState>() {
-                Ok(state) if allowed.contains(&state) => {
-                    if value.value != state.as_str() {
-                        value.value = state.as_str().to_owned();
-                    }
-                    Ok(())
-                }
+            text_check(value, MAX_NUMBER).map_err(|r| refuse(at(), r))?;
+            match value.parse::<SyncState>() {
+                Ok(state) if allowed.contains(&state) => Ok(respell(state).map(|value| Fix {
+                    value: Some(value),
+                    as_state: false,
+                })),
                 _ => Err(refuse(
                     at(),
-                    format!(
-                        "{:?} is not a {name} state; allowed: {}",
-                        value.value,
-                        list()
-                    ),
+                    format!("{value:?} is not a {name} state; allowed: {}", list()),
                 )),
             }
         }
         ValueType::Decimal64_3 | ValueType::Metric => {
-            let rule = metric(kind, &value.resource_address);
+            let rule = metric(kind, address);
             let max = match rule {
                 Metric::NumberOrObject => MAX_VALUE,
                 _ => MAX_NUMBER,
             };
-            text_check(&value.value, max).map_err(|r| refuse(at(), r))?;
+            text_check(value, max).map_err(|r| refuse(at(), r))?;
             // Only where an upstream really does it (cloud-event-proxy's
             // SyncE plugin): elsewhere a state under a metric is an error.
             let state_as_metric = matches!(
                 kind,
                 catalog::SYNCE_LOCK_STATE | catalog::SYNCE_LOCK_STATE_EXTENDED
             );
-            if let Ok(state) = value.value.parse::<SyncState>()
-                && state_as_metric
+            if state_as_metric
+                && let Ok(state) = value.parse::<SyncState>()
                 && allowed.contains(&state)
             {
-                if value.value != state.as_str() {
-                    value.value = state.as_str().to_owned();
-                }
-                value.data_type = DataType::Notification;
-                value.value_type = ValueType::Enumeration;
-                return Ok(());
+                return Ok(Some(Fix {
+                    value: respell(state),
+                    as_state: true,
+                }));
             }
-            let canonical = number(rule, &value.value).map_err(|reason| {
+            let canonical = number(rule, value).map_err(|reason| {
                 let states = match state_as_metric {
                     false => String::new(),
                     true => format!(" or a {name} state ({})", list()),
                 };
-                refuse(at(), format!("{:?} {reason}{states}", value.value))
+                refuse(at(), format!("{value:?} {reason}{states}"))
             })?;
             // Most values arrive in their one spelling: keep the string.
-            if canonical != value.value {
-                value.value = canonical;
-            }
-            Ok(())
+            Ok((canonical != value).then(|| Fix {
+                value: Some(canonical.into_owned()),
+                as_state: false,
+            }))
         }
         ValueType::RedfishEvent => Err(refuse(
             at().trim_end_matches(".value").to_owned() + ".value_type",
@@ -277,16 +353,16 @@ fn oran_value(
 }
 
 /// A number as `rule` wants it, in its one spelling, or why not.
-pub fn number(rule: Metric, input: &str) -> Result<String, String> {
+pub fn number(rule: Metric, input: &str) -> Result<Cow<'_, str>, String> {
     let text = input.trim();
     if rule == Metric::NumberOrObject && text.starts_with('{') {
         return match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(serde_json::Value::Object(_)) => Ok(text.to_owned()),
+            Ok(serde_json::Value::Object(_)) => Ok(Cow::Borrowed(text)),
             _ => Err("is not a JSON object".to_owned()),
         };
     }
     match rule {
-        Metric::Decimal | Metric::NumberOrObject if is_decimal(text) => Ok(text.to_owned()),
+        Metric::Decimal | Metric::NumberOrObject if is_decimal(text) => Ok(Cow::Borrowed(text)),
         Metric::Decimal | Metric::NumberOrObject => Err("is not a decimal number".to_owned()),
         Metric::Integer { what, min, max } => {
             let wrong = || format!("is not {what}: an integer {min}–{max}");
@@ -297,7 +373,11 @@ pub fn number(rule: Metric, input: &str) -> Result<String, String> {
             if parsed.fract() != 0.0 || parsed < min as f64 || parsed > max as f64 {
                 return Err(wrong());
             }
-            Ok((parsed as i64).to_string())
+            let canonical = (parsed as i64).to_string();
+            Ok(match canonical == text {
+                true => Cow::Borrowed(text),
+                false => Cow::Owned(canonical),
+            })
         }
     }
 }

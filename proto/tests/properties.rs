@@ -83,3 +83,102 @@ proptest! {
         prop_assert_eq!(&back.id, &e.id);
     }
 }
+
+/// An event of any type with fields drawn from what the value rules treat
+/// differently: states in any case, numbers in other spellings, hidden
+/// characters, empty and overlong strings, wrong value types, bad times.
+fn awkward_event() -> impl Strategy<Value = Event> {
+    let text = prop_oneof![
+        Just(String::new()),
+        Just("LOCKED".to_owned()),
+        Just("locked".to_owned()),
+        Just("Holdover".to_owned()),
+        Just("UNKNOWN".to_owned()),
+        Just("SYNCHRONIZED".to_owned()),
+        Just("6".to_owned()),
+        Just("248.0".to_owned()),
+        Just(" 7".to_owned()),
+        Just("-8".to_owned()),
+        Just("+3".to_owned()),
+        Just("1e3".to_owned()),
+        Just("{\"a\":1}".to_owned()),
+        Just("a\u{202e}b".to_owned()),
+        Just("x".repeat(70)),
+        Just("é".to_owned()),
+        "[a-z0-9./-]{1,12}",
+    ];
+    let value_type = prop_oneof![
+        Just(proto::ValueType::Enumeration),
+        Just(proto::ValueType::Decimal64_3),
+        Just(proto::ValueType::Metric),
+        Just(proto::ValueType::RedfishEvent),
+    ];
+    let data_type = prop_oneof![
+        Just(proto::DataType::Notification),
+        Just(proto::DataType::Metric),
+    ];
+    let value = (
+        prop_oneof![
+            Just("/cluster/node/n1/ens1f0/master".to_owned()),
+            Just("/x/gpsFix".to_owned()),
+            Just(String::new()),
+            Just("/a\nb".to_owned()),
+        ],
+        data_type,
+        value_type,
+        text.clone(),
+    )
+        .prop_map(
+            |(resource_address, data_type, value_type, value)| proto::Value {
+                resource_address,
+                data_type,
+                value_type,
+                value,
+            },
+        );
+    let kind = prop_oneof![
+        (0..catalog::ALL.len()).prop_map(|i| EventType::from(catalog::ALL[i])),
+        Just(EventType::new("com.example.radio").expect("app type")),
+    ];
+    let id = prop_oneof![
+        Just("a".to_owned()),
+        Just(String::new()),
+        Just("i\u{200b}d".to_owned())
+    ];
+    let time = prop_oneof![
+        Just("2026-12-03T10:00:00.123Z".to_owned()),
+        Just("yesterday".to_owned()),
+    ];
+    let spec = prop_oneof![
+        Just("1.0".to_owned()),
+        Just("0.3".to_owned()),
+        Just("2".to_owned())
+    ];
+    (kind, id, time, spec, prop::collection::vec(value, 0..4)).prop_map(
+        |(event_type, id, time, specversion, values)| {
+            let mut e = Event::synthetic(event_type, Content::parse("1", None).expect("content"));
+            e.id = id;
+            e.time = time;
+            e.specversion = specversion;
+            e.data.values = values;
+            e
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// The broker publishes a received body as it came (stamped) exactly
+    /// when the owned path would take the event and change nothing.
+    #[test]
+    fn a_body_is_canonical_exactly_when_the_rules_change_nothing(e in awkward_event()) {
+        let mut normalized = e.clone();
+        let owned = validate::normalize(&mut normalized).is_ok()
+            && frame::validate(&e).is_ok()
+            && normalized == e;
+        let frames = frame::encode_event(&e).expect("encode");
+        let view = frame::view(&frames.body).expect("our encoding is the fast shape");
+        prop_assert_eq!(validate::is_canonical(&e.event_type, &view), owned, "{:?}", e);
+    }
+}

@@ -10,3 +10,4 @@ pub mod policy;
 pub mod shared;
 pub mod stats;
 pub mod table;
+pub mod wire;

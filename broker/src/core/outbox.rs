@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use catalog::EventType;
 use proto::Event;
 use tokio::sync::Notify;
 
@@ -89,9 +90,9 @@ impl Outbox {
         &self.id
     }
 
-    /// Does the subscription take this event?
-    pub fn matches(&self, event: &Event) -> bool {
-        self.filter.matches_event(event)
+    /// Does the subscription take events of this type about this resource?
+    pub fn matches(&self, event_type: &EventType, resource: &str) -> bool {
+        self.filter.matches(event_type, resource)
     }
 
     /// Queue an event (the core does, in sequence order). Never waits.

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use catalog::EventType;
 use proto::Event;
 use serde::{Deserialize, Serialize};
 
@@ -41,12 +42,16 @@ impl EmitPolicy {
 
     /// May a synthetic `event` be accepted?
     pub fn check(self, event: &Event) -> Result<(), Refused> {
+        self.check_type(&event.event_type)
+    }
+
+    /// [`EmitPolicy::check`] for a synthetic event of this type.
+    pub fn check_type(self, event_type: &EventType) -> Result<(), Refused> {
         match self {
             EmitPolicy::Allow | EmitPolicy::Auto => Ok(()),
-            EmitPolicy::ProtectUpstream if event.event_type.oran().is_none() => Ok(()),
+            EmitPolicy::ProtectUpstream if event_type.oran().is_none() => Ok(()),
             EmitPolicy::ProtectUpstream => Err(Refused(format!(
-                "synthetic {} events are refused: this broker follows an upstream, which owns the O-RAN event.sync.* types (emit_policy = protect-upstream; application types may be emitted)",
-                event.event_type
+                "synthetic {event_type} events are refused: this broker follows an upstream, which owns the O-RAN event.sync.* types (emit_policy = protect-upstream; application types may be emitted)"
             ))),
             EmitPolicy::Deny => Err(Refused(
                 "synthetic events are refused (emit_policy = deny)".to_owned(),

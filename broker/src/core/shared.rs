@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use catalog::EventType;
-use proto::frame::{self, Frames, SyncMarker};
+use proto::frame::{self, SyncMarker};
 use proto::query::Selector;
 use proto::{Event, Origin};
 use tokio::sync::mpsc;
@@ -20,7 +20,12 @@ use tokio::sync::mpsc;
 use crate::core::outbox::Outbox;
 use crate::core::policy::EmitPolicy;
 use crate::core::stats::{self, Stats};
-use crate::core::table::{self, Key, Limits, Table};
+use crate::core::table::{self, Limits, Table};
+use crate::core::wire::Wire;
+
+/// What encoding an event reserves for its body: a typical event is about
+/// 450 bytes, so it is one allocation, not a chain of reallocations.
+const ENCODE_HINT: usize = 512;
 
 /// How many bytes of encoded events one page of a state reply carries, at
 /// most (one event more than this if a single event is larger): far under
@@ -30,8 +35,8 @@ pub const PAGE_BYTES: usize = 1 << 20;
 /// A message for the PUB sink, already encoded.
 #[derive(Debug)]
 pub struct Outgoing {
-    /// The two frames.
-    pub frames: Frames,
+    /// The message, as written to subscribers.
+    pub wire: Wire,
     /// The latest event sequence number this message is current as of.
     pub seq: u64,
     /// When the event was accepted (`None`: a sync marker).
@@ -58,6 +63,9 @@ pub enum AcceptError {
     /// The state table is full (entries or bytes).
     #[error("{0}")]
     StateFull(#[from] table::Full),
+    /// A heartbeat or sync marker sent to the broker.
+    #[error("heartbeat and sync topics are the broker's own")]
+    OwnTopic,
 }
 
 /// The PUB queue is full.
@@ -206,7 +214,9 @@ impl Broker {
     pub fn seed(&self, events: Vec<Event>, asked_at: Instant) -> Result<usize, AcceptError> {
         let seqs = self.accept_where(events, Origin::Upstream, |latest, event| {
             latest.is_none_or(|l| {
-                l.event.id != event.id && l.event.data != event.data && l.received <= asked_at
+                l.received <= asked_at
+                    && l.event()
+                        .is_none_or(|held| held.id != event.id && held.data != event.data)
             })
         })?;
         Ok(seqs.len())
@@ -232,7 +242,7 @@ impl Broker {
         origin: Origin,
         keep: impl Fn(Option<&table::Entry>, &Event) -> bool,
     ) -> Result<Vec<u64>, AcceptError> {
-        let mut keyed: Vec<(Key, Event)> = Vec::with_capacity(events.len());
+        let mut checked: Vec<Event> = Vec::with_capacity(events.len());
         for mut event in events {
             if event.event_type.is_broker_internal() {
                 return Err(AcceptError::Reserved(event.event_type.clone()));
@@ -248,54 +258,88 @@ impl Broker {
                 return Err(e.into());
             }
             frame::validate(&event)?;
-            // Each event's state-table key, built once: this is also the
-            // single-event path every emit and PULL frame takes.
-            let key = (
-                event.event_type.clone(),
-                event.resource_address().to_owned(),
-            );
-            keyed.push((key, event));
+            checked.push(event);
         }
         let now = Instant::now();
         let mut guard = self.lock();
         let state = &mut *guard;
-        keyed.retain(|(key, event)| keep(state.table.get(key), event));
+        checked.retain(|event| {
+            let row = state.table.get(&event.event_type, event.resource_address());
+            keep(row, event)
+        });
         let mut seq = state.seq;
-        let mut stamped = Vec::with_capacity(keyed.len());
-        for (key, mut event) in keyed {
+        let mut stamped = Vec::with_capacity(checked.len());
+        for mut event in checked {
             seq += 1;
             event.meta.epoch = self.shared.epoch;
             event.meta.seq = seq;
             event.meta.origin = origin;
-            let frames = frame::encode_event(&event)?;
-            stamped.push((key, event, frames));
+            let topic = event.event_type.as_str().as_bytes();
+            let mut encoded = Ok(());
+            let wire = Wire::write(topic, ENCODE_HINT, |out| {
+                encoded = frame::write_event(&event, out);
+            });
+            encoded?;
+            stamped.push((event, wire));
         }
-        if let Err(full) = state.table.admit(
-            stamped.iter().map(|(key, _, f)| (key, f.body.len())),
-            origin,
-        ) {
+        let rows = stamped.iter().map(|(event, wire)| {
+            (
+                &event.event_type,
+                event.resource_address(),
+                wire.body().len(),
+            )
+        });
+        if let Err(full) = state.table.admit(rows, origin) {
             stats::bump(&self.shared.stats.rejected_state_full);
             return Err(full.into());
         }
         state.seq = seq;
         let mut seqs = Vec::with_capacity(stamped.len());
-        for (key, event, frames) in stamped {
-            let seq = event.meta.seq;
-            let mut shared: Option<Arc<Event>> = None;
-            for outbox in state.outboxes.iter().filter(|o| o.matches(&event)) {
-                let shared = shared.get_or_insert_with(|| Arc::new(event.clone()));
-                outbox.offer(&key, shared);
-            }
-            state.table.insert(key, event, frames.body.len(), now);
-            // Queue while still holding the lock, so PUB order is seq order.
-            self.queue(Outgoing {
-                frames,
-                seq,
-                accepted: Some(now),
-            });
+        for (event, wire) in stamped {
+            let (seq, event_type) = (event.meta.seq, event.event_type.clone());
+            let resource = event.resource_address().to_owned();
+            self.store(state, &event_type, &resource, wire, Some(event), seq, now);
             seqs.push(seq);
         }
         Ok(seqs)
+    }
+
+    /// Store an accepted, stamped event in the table, offer it to the
+    /// outboxes that match it and queue it for PUB, all under the lock, so
+    /// PUB order is seq order. `event` is the owned form, if the caller
+    /// has it; an outbox that needs one otherwise gets it decoded.
+    #[allow(clippy::too_many_arguments)]
+    fn store(
+        &self,
+        state: &mut State,
+        event_type: &EventType,
+        resource: &str,
+        wire: Wire,
+        event: Option<Event>,
+        seq: u64,
+        now: Instant,
+    ) {
+        let mut owned = event.map(Arc::new);
+        for outbox in state
+            .outboxes
+            .iter()
+            .filter(|o| o.matches(event_type, resource))
+        {
+            if owned.is_none() {
+                owned = wire.event().map(Arc::new);
+            }
+            if let Some(event) = &owned {
+                outbox.offer(&(event_type.clone(), resource.to_owned()), event);
+            }
+        }
+        state
+            .table
+            .insert(event_type, resource, wire.clone(), seq, now);
+        self.queue(Outgoing {
+            wire,
+            seq,
+            accepted: Some(now),
+        });
     }
 
     /// Queue a sync marker for PUB; returns the sequence number it follows.
@@ -307,8 +351,9 @@ impl Broker {
             epoch: self.shared.epoch,
             seq: state.seq,
         };
+        let frames = frame::encode_sync(&marker);
         let outgoing = Outgoing {
-            frames: frame::encode_sync(&marker),
+            wire: Wire::new(&frames.topic, &frames.body),
             seq: state.seq,
             accepted: None,
         };
@@ -395,6 +440,7 @@ fn new_epoch() -> u64 {
     (random & ((1 << 53) - 1)).max(1)
 }
 
+mod frames;
 mod sinks;
 
 #[cfg(test)]

@@ -13,12 +13,14 @@
 //! that fills the table leaves room for the upstream's resources, and a
 //! known resource's new state (LOCKED to HOLDOVER) is never refused.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use catalog::EventType;
 use proto::query::Selector;
 use proto::{Event, Origin};
+
+use crate::core::wire::Wire;
 
 /// Default for `state.max_entries`.
 pub const DEFAULT_MAX_ENTRIES: usize = 65_536;
@@ -94,13 +96,32 @@ pub enum Full {
 /// One row.
 #[derive(Debug)]
 pub struct Entry {
-    /// The latest event.
-    pub event: Event,
+    /// The latest event, as it was published: the table keeps the bytes,
+    /// and decodes them when a reader asks ([`Entry::event`]).
+    wire: Wire,
+    /// Its sequence number.
+    seq: u64,
     /// When this broker accepted it: seeding compares arrival, never the
     /// producer's `time`, which a wrong clock or a forger could set anywhere.
     pub received: Instant,
+}
+
+impl Entry {
+    /// The latest event. `None` only if the broker's own encoding did not
+    /// decode, which would be a bug: it is logged.
+    pub fn event(&self) -> Option<Event> {
+        self.wire.event()
+    }
+
+    /// The latest event's sequence number.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// Its encoded body size.
-    size: usize,
+    fn size(&self) -> usize {
+        self.wire.body().len()
+    }
 }
 
 /// One page of a state query.
@@ -116,18 +137,21 @@ pub struct Page {
 #[derive(Debug, Default)]
 pub struct Table {
     limits: Limits,
-    latest: HashMap<Key, Entry>,
+    /// The rows by type, then resource address: looked up with borrowed
+    /// strings, so a known row's update allocates no key.
+    latest: HashMap<EventType, HashMap<String, Entry>>,
     /// Every entry's key by its event's seq.
     by_seq: BTreeMap<u64, Key>,
+    /// Entries held.
+    entries: usize,
     /// Sum of every entry's [`cost`].
     bytes: usize,
-    /// Types with at least one entry (entries are never removed).
-    types: HashSet<EventType>,
 }
 
-/// What an entry of `key` with an encoded body of `size` bytes is charged.
-pub fn cost(key: &Key, size: usize) -> usize {
-    size + 2 * (key.0.as_str().len() + key.1.len()) + ENTRY_OVERHEAD
+/// What an entry of `event_type` and `resource` with an encoded body of
+/// `size` bytes is charged.
+pub fn cost(event_type: &EventType, resource: &str, size: usize) -> usize {
+    size + 2 * (event_type.as_str().len() + resource.len()) + ENTRY_OVERHEAD
 }
 
 impl Table {
@@ -139,19 +163,19 @@ impl Table {
         }
     }
 
-    /// The row for `key`.
-    pub fn get(&self, key: &Key) -> Option<&Entry> {
-        self.latest.get(key)
+    /// The row of (`event_type`, `resource`).
+    pub fn get(&self, event_type: &EventType, resource: &str) -> Option<&Entry> {
+        self.latest.get(event_type)?.get(resource)
     }
 
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.latest.len()
+        self.entries
     }
 
     /// Is the table empty?
     pub fn is_empty(&self) -> bool {
-        self.latest.is_empty()
+        self.entries == 0
     }
 
     /// Bytes charged.
@@ -161,38 +185,47 @@ impl Table {
 
     /// Does the table hold any entry of `event_type`?
     pub fn has_type(&self, event_type: &EventType) -> bool {
-        self.types.contains(event_type)
+        self.latest.contains_key(event_type)
     }
 
-    /// Would writing all of `rows` (key, encoded body size), in order, be
-    /// admitted for `origin`? Checked before anything changes, so a batch
-    /// is taken whole or not at all.
+    /// Would writing all of `rows` (type, resource, encoded body size), in
+    /// order, be admitted for `origin`? Checked before anything changes, so
+    /// a batch is taken whole or not at all.
     pub fn admit<'a>(
         &self,
-        rows: impl IntoIterator<Item = (&'a Key, usize)>,
+        rows: impl IntoIterator<Item = (&'a EventType, &'a str, usize)>,
         origin: Origin,
     ) -> Result<(), Full> {
         let limits = self.limits.for_origin(origin);
-        let mut entries = self.latest.len();
+        let mut entries = self.entries;
         let mut bytes = self.bytes;
         // Within a batch a key may come twice: the later write is measured
-        // against the earlier one.
-        let mut pending: HashMap<&Key, usize> = HashMap::new();
-        for (key, size) in rows {
-            let new = cost(key, size);
-            let old = pending
-                .get(key)
-                .copied()
-                .or_else(|| self.latest.get(key).map(|e| cost(key, e.size)));
+        // against the earlier one. (A single row needs no such map.)
+        let mut pending: HashMap<(&EventType, &str), usize> = HashMap::new();
+        let mut rows = rows.into_iter().peekable();
+        while let Some((event_type, resource, size)) = rows.next() {
+            let new = cost(event_type, resource, size);
+            let old = pending.get(&(event_type, resource)).copied().or_else(|| {
+                self.get(event_type, resource)
+                    .map(|e| cost(event_type, resource, e.size()))
+            });
+            let full = |bytes_full: bool| match bytes_full {
+                false => Full::Entries {
+                    max: limits.max_entries,
+                    origin,
+                    resource: resource.to_owned(),
+                },
+                true => Full::Bytes {
+                    max: limits.max_bytes,
+                    origin,
+                    resource: resource.to_owned(),
+                },
+            };
             match old {
                 None => {
                     entries += 1;
                     if entries > limits.max_entries {
-                        return Err(Full::Entries {
-                            max: limits.max_entries,
-                            origin,
-                            resource: key.1.clone(),
-                        });
+                        return Err(full(false));
                     }
                     bytes += new;
                 }
@@ -203,38 +236,66 @@ impl Table {
             }
             let grows = old.is_none_or(|old| new > old);
             if grows && bytes > limits.max_bytes {
-                return Err(Full::Bytes {
-                    max: limits.max_bytes,
-                    origin,
-                    resource: key.1.clone(),
-                });
+                return Err(full(true));
             }
-            pending.insert(key, new);
+            if rows.peek().is_some() {
+                pending.insert((event_type, resource), new);
+            }
         }
         Ok(())
     }
 
-    /// Store `event` (already stamped, encoded body `size` bytes) as the
-    /// latest of `key`. Call [`Table::admit`] first.
-    pub fn insert(&mut self, key: Key, event: Event, size: usize, received: Instant) {
-        let seq = event.meta.seq;
-        let charge = cost(&key, size);
-        if let Some(old) = self.latest.get(&key) {
-            self.by_seq.remove(&old.event.meta.seq);
-            self.bytes -= cost(&key, old.size);
-        } else {
-            self.types.insert(key.0.clone());
+    /// Store `wire` (the event of `seq`, encoded and stamped) as the latest
+    /// of (`event_type`, `resource`). Call [`Table::admit`] first.
+    pub fn insert(
+        &mut self,
+        event_type: &EventType,
+        resource: &str,
+        wire: Wire,
+        seq: u64,
+        received: Instant,
+    ) {
+        let charge = cost(event_type, resource, wire.body().len());
+        let row = self
+            .latest
+            .get_mut(event_type)
+            .and_then(|rows| rows.get_mut(resource));
+        match row {
+            Some(entry) => {
+                self.bytes -= cost(event_type, resource, entry.size());
+                let key = self
+                    .by_seq
+                    .remove(&entry.seq)
+                    .unwrap_or_else(|| (event_type.clone(), resource.to_owned()));
+                self.by_seq.insert(seq, key);
+                *entry = Entry {
+                    wire,
+                    seq,
+                    received,
+                };
+            }
+            None => {
+                self.entries += 1;
+                self.by_seq
+                    .insert(seq, (event_type.clone(), resource.to_owned()));
+                self.latest.entry(event_type.clone()).or_default().insert(
+                    resource.to_owned(),
+                    Entry {
+                        wire,
+                        seq,
+                        received,
+                    },
+                );
+            }
         }
         self.bytes += charge;
-        self.by_seq.insert(seq, key.clone());
-        self.latest.insert(
-            key,
-            Entry {
-                event,
-                received,
-                size,
-            },
-        );
+    }
+
+    /// The rows in seq order.
+    fn in_seq_order(&self) -> impl Iterator<Item = (&Key, &Entry)> {
+        self.by_seq
+            .values()
+            .filter_map(|key| Some((key, self.get(&key.0, &key.1)?)))
     }
 
     /// The selected events with seq above `after`, by seq, until their
@@ -246,34 +307,30 @@ impl Table {
             .by_seq
             .range(after.saturating_add(1)..)
             .filter(|(_, key)| selector.matches(&key.0))
-            .filter_map(|(_, key)| self.latest.get(key));
+            .filter_map(|(_, key)| self.get(&key.0, &key.1));
         for entry in selected {
             if used >= budget && !page.events.is_empty() {
                 page.more = true;
                 break;
             }
-            used += entry.size;
-            page.events.push(entry.event.clone());
+            used += entry.size();
+            page.events.extend(entry.event());
         }
         page
     }
 
     /// Visit every row, in seq order.
     pub fn each(&self, mut visit: impl FnMut(&Entry)) {
-        for key in self.by_seq.values() {
-            if let Some(entry) = self.latest.get(key) {
-                visit(entry);
-            }
+        for (_, entry) in self.in_seq_order() {
+            visit(entry);
         }
     }
 
-    /// Every latest event `keep` takes, in seq order.
-    pub fn matching(&self, keep: impl Fn(&Event) -> bool) -> Vec<Event> {
-        self.by_seq
-            .values()
-            .filter_map(|key| self.latest.get(key))
-            .filter(|entry| keep(&entry.event))
-            .map(|entry| entry.event.clone())
+    /// Every latest event of a (type, resource) `keep` takes, in seq order.
+    pub fn matching(&self, keep: impl Fn(&EventType, &str) -> bool) -> Vec<Event> {
+        self.in_seq_order()
+            .filter(|((event_type, resource), _)| keep(event_type, resource))
+            .filter_map(|(_, entry)| entry.event())
             .collect()
     }
 }

@@ -240,7 +240,7 @@ fn resources(registry: &Registry, monitor: &Monitor) -> prometheus::Result<()> {
         labels,
     )?;
     monitor.broker.each_row(|entry| {
-        let event = &entry.event;
+        let Some(event) = entry.event() else { return };
         if event.event_type.oran().is_none() {
             return;
         }

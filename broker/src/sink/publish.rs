@@ -1,8 +1,9 @@
 //! The PUB sink: writes every accepted event, sync marker and heartbeat to
 //! the PUB socket, in sequence order.
 //!
-//! Each message is encoded to ZMTP wire bytes once ([`fanout::encode`]) and
-//! the same bytes are queued for every matching subscriber. The PUB never
+//! Each message arrives as ZMTP wire bytes, encoded once when the event was
+//! accepted ([`Wire`]), and the same bytes are queued for every matching
+//! subscriber. The PUB never
 //! blocks: each subscriber has its own bounded queue
 //! ([`fanout::DEFAULT_QUEUE_CAPACITY`] messages), and a message that finds a
 //! subscriber's queue full is dropped for that subscriber only, so a stalled
@@ -14,13 +15,14 @@
 
 use std::time::Duration;
 
-use proto::frame::{self, Frames, Heartbeat};
+use proto::frame::{self, Heartbeat};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::shared::{Broker, Outgoing};
 use crate::core::stats;
-use crate::sink::fanout::{self, Publisher};
+use crate::core::wire::Wire;
+use crate::sink::fanout::Publisher;
 
 /// Publish until `shutdown`; one heartbeat every `interval`, the first at once.
 pub async fn run(
@@ -41,7 +43,7 @@ pub async fn run(
             next = queue.recv() => {
                 let Some(outgoing) = next else { break };
                 published_seq = published_seq.max(outgoing.seq);
-                send(&publisher, &outgoing.frames, &broker);
+                send(&publisher, &outgoing.wire, &broker);
                 if let Some(accepted) = outgoing.accepted {
                     broker.health().publish_latency.observe(accepted.elapsed().as_secs_f64());
                 }
@@ -52,7 +54,8 @@ pub async fn run(
                     seq: published_seq.max(broker.dropped_up_to()),
                     interval_ms,
                 };
-                send(&publisher, &frame::encode_heartbeat(&heartbeat), &broker);
+                let frames = frame::encode_heartbeat(&heartbeat);
+                send(&publisher, &Wire::new(&frames.topic, &frames.body), &broker);
                 stats::bump(&broker.stats().heartbeats);
                 // The PUB socket's own counters, copied once a heartbeat.
                 let pub_stats = publisher.stats();
@@ -66,9 +69,8 @@ pub async fn run(
     publisher.close();
 }
 
-fn send(publisher: &Publisher, frames: &Frames, broker: &Broker) {
-    let wire = fanout::encode(&frames.topic, &frames.body);
-    let dropped = publisher.publish(&frames.topic, wire);
+fn send(publisher: &Publisher, wire: &Wire, broker: &Broker) {
+    let dropped = publisher.publish(wire.topic(), wire.bytes().clone());
     stats::bump(&broker.stats().published);
     if dropped > 0 {
         broker

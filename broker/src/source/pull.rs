@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use proto::Origin;
-use proto::frame::{self, DecodeError, Message};
+use proto::frame::DecodeError;
 use proto::zmtp::{self, Inbox, Incoming, Parts};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::OwnedSemaphorePermit;
@@ -228,17 +228,12 @@ async fn handshake(conn: &mut Conn, inbox: &mut Inbox) -> Result<(), Dropped> {
 
 /// Decode, validate and accept one message, counting the outcome.
 fn take(parts: Parts<'_>, broker: &Broker, max_body: usize, log: &Mutex<RejectLog>) {
-    let decoded = match parts.as_slice() {
-        frames if frames.len() == parts.count() => frame::decode_frames(frames, max_body),
-        _ => Err(DecodeError::FrameCount(parts.count())),
-    };
-    let result = match decoded {
-        Ok(Message::Event(event)) => broker
-            .accept(event, Origin::Synthetic)
+    let result = match parts.as_slice() {
+        [topic, body] if parts.count() == 2 => broker
+            .accept_frames(topic, body, max_body, Origin::Synthetic)
             .map(drop)
             .map_err(|e| e.to_string()),
-        Ok(_) => Err("heartbeat and sync topics are the broker's own".to_owned()),
-        Err(e) => Err(e.to_string()),
+        _ => Err(DecodeError::FrameCount(parts.count()).to_string()),
     };
     match result {
         Ok(()) => stats::bump(&broker.stats().accepted_emit),

@@ -20,10 +20,115 @@ use crate::event::{Data, DataType, Origin, Value, ValueType};
 
 /// The event in `body`, if it has the common shape; `None`: use rmp-serde.
 pub(super) fn wire_event(body: &[u8]) -> Option<WireEvent> {
+    view(body).map(|v| v.to_wire())
+}
+
+/// The event in `body` read in place, if it has the common shape (see the
+/// module documentation); `None`: use rmp-serde, which decides.
+pub fn view(body: &[u8]) -> Option<View<'_>> {
     let mut r = Reader { b: body, i: 0 };
-    let event = r.event()?;
+    let view = r.event()?;
     // Whatever follows the map is for rmp-serde to judge.
-    (r.i == body.len()).then_some(event)
+    (r.i == body.len()).then_some(view)
+}
+
+/// An event body read in place: every string borrowed from the body, the
+/// values re-read from it on demand, so reading one allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct View<'a> {
+    /// CloudEvent `type`, as written.
+    pub event_type: &'a str,
+    /// CloudEvent `id`.
+    pub id: &'a str,
+    /// CloudEvent `source`.
+    pub source: &'a str,
+    /// CloudEvent `time`.
+    pub time: &'a str,
+    /// CloudEvent `specversion`.
+    pub specversion: &'a str,
+    /// `data.version`.
+    pub version: &'a str,
+    /// The stamps, 0 and `Upstream` where absent (as rmp-serde reads them).
+    pub epoch: u64,
+    /// See `epoch`.
+    pub seq: u64,
+    /// See `epoch`.
+    pub origin: Origin,
+    /// The encoded elements of `data.values`, and how many there are.
+    values: &'a [u8],
+    count: usize,
+    /// The body read, and where each of the six pairs other than the
+    /// stamps is in it, in the order they came: what a stamped body copies.
+    pub(super) body: &'a [u8],
+    pub(super) kept: [(usize, usize); 6],
+}
+
+/// One entry of `data.values`, read in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValueView<'a> {
+    /// `ResourceAddress`.
+    pub resource_address: &'a str,
+    /// `data_type`.
+    pub data_type: DataType,
+    /// `value_type`.
+    pub value_type: ValueType,
+    /// `value`.
+    pub value: &'a str,
+}
+
+impl<'a> View<'a> {
+    /// How many entries `data.values` has.
+    pub fn value_count(&self) -> usize {
+        self.count
+    }
+
+    /// The entries of `data.values`, in order.
+    pub fn values(&self) -> impl Iterator<Item = ValueView<'a>> + use<'a> {
+        // The same bytes were read by the same reader when the view was
+        // made, so this yields exactly `count` values.
+        let mut r = Reader {
+            b: self.values,
+            i: 0,
+        };
+        (0..self.count).map_while(move |_| r.value())
+    }
+
+    /// What the broker keys its state on: the first value's address, or
+    /// `source` without one (as [`crate::Event::resource_address`]).
+    pub fn resource_address(&self) -> &'a str {
+        self.values()
+            .next()
+            .map_or(self.source, |v| v.resource_address)
+    }
+
+    /// The owned form.
+    pub(super) fn to_wire(self) -> WireEvent {
+        WireEvent {
+            event_type: self.event_type.to_owned(),
+            id: self.id.to_owned(),
+            source: self.source.to_owned(),
+            time: self.time.to_owned(),
+            specversion: self.specversion.to_owned(),
+            data: Data {
+                version: self.version.to_owned(),
+                values: self.values().map(ValueView::to_value).collect(),
+            },
+            epoch: self.epoch,
+            seq: self.seq,
+            origin: self.origin,
+        }
+    }
+}
+
+impl ValueView<'_> {
+    fn to_value(self) -> Value {
+        Value {
+            resource_address: self.resource_address.to_owned(),
+            data_type: self.data_type,
+            value_type: self.value_type,
+            value: self.value.to_owned(),
+        }
+    }
 }
 
 struct Reader<'a> {
@@ -82,7 +187,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn str(&mut self) -> Option<&'a str> {
+    /// A string's bytes, unchecked.
+    fn raw_str(&mut self) -> Option<&'a [u8]> {
         let len = match self.byte()? {
             m @ 0xa0..=0xbf => usize::from(m & 0x1f),
             0xd9 => usize::try_from(self.be(1)?).ok()?,
@@ -90,7 +196,17 @@ impl<'a> Reader<'a> {
             0xdb => usize::try_from(self.be(4)?).ok()?,
             _ => return None,
         };
-        std::str::from_utf8(self.take(len)?).ok()
+        self.take(len)
+    }
+
+    /// A key: compared as bytes with the known names, so it needs no
+    /// UTF-8 check (a name that is not one of them is not our shape).
+    fn key(&mut self) -> Option<&'a [u8]> {
+        self.raw_str()
+    }
+
+    fn str(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.raw_str()?).ok()
     }
 
     fn uint(&mut self) -> Option<u64> {
@@ -104,103 +220,113 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn event(&mut self) -> Option<WireEvent> {
+    fn event(&mut self) -> Option<View<'a>> {
         let (mut event_type, mut id, mut source, mut time, mut specversion) =
             (None, None, None, None, None);
         let (mut data, mut epoch, mut seq, mut origin) = (None, None, None, None);
+        let mut kept = [(0, 0); 6];
+        let mut kept_len = 0;
         for _ in 0..self.map_len()? {
-            match self.str()? {
-                "type" => once(&mut event_type, self.str()?)?,
-                "id" => once(&mut id, self.str()?)?,
-                "source" => once(&mut source, self.str()?)?,
-                "time" => once(&mut time, self.str()?)?,
-                "specversion" => once(&mut specversion, self.str()?)?,
-                "data" => {
+            let start = self.i;
+            let stamp = match self.key()? {
+                b"type" => once(&mut event_type, self.str()?).map(|()| false)?,
+                b"id" => once(&mut id, self.str()?).map(|()| false)?,
+                b"source" => once(&mut source, self.str()?).map(|()| false)?,
+                b"time" => once(&mut time, self.str()?).map(|()| false)?,
+                b"specversion" => once(&mut specversion, self.str()?).map(|()| false)?,
+                b"data" => {
                     let d = self.data()?;
-                    once(&mut data, d)?
+                    once(&mut data, d).map(|()| false)?
                 }
-                "epoch" => once(&mut epoch, self.uint()?)?,
-                "seq" => once(&mut seq, self.uint()?)?,
-                "origin" => {
-                    let o = match self.str()? {
-                        "synthetic" => Origin::Synthetic,
-                        "upstream" => Origin::Upstream,
+                b"epoch" => once(&mut epoch, self.uint()?).map(|()| true)?,
+                b"seq" => once(&mut seq, self.uint()?).map(|()| true)?,
+                b"origin" => {
+                    let o = match self.key()? {
+                        b"synthetic" => Origin::Synthetic,
+                        b"upstream" => Origin::Upstream,
                         _ => return None,
                     };
-                    once(&mut origin, o)?
+                    once(&mut origin, o).map(|()| true)?
                 }
                 _ => return None,
+            };
+            if !stamp {
+                // Each of the six keys at most once: at most six pairs.
+                *kept.get_mut(kept_len)? = (start, self.i);
+                kept_len += 1;
             }
         }
-        Some(WireEvent {
-            event_type: event_type?.to_owned(),
-            id: id?.to_owned(),
-            source: source?.to_owned(),
-            time: time?.to_owned(),
-            specversion: specversion?.to_owned(),
-            data: data?,
+        let (version, values, count) = data?;
+        Some(View {
+            event_type: event_type?,
+            id: id?,
+            source: source?,
+            time: time?,
+            specversion: specversion?,
+            version,
             epoch: epoch.unwrap_or_default(),
             seq: seq.unwrap_or_default(),
             origin: origin.unwrap_or_default(),
+            values,
+            count,
+            body: self.b,
+            kept,
         })
     }
 
-    fn data(&mut self) -> Option<Data> {
+    /// `data`: its version, the encoded values and their count.
+    fn data(&mut self) -> Option<(&'a str, &'a [u8], usize)> {
         let (mut version, mut values) = (None, None);
         for _ in 0..self.map_len()? {
-            match self.str()? {
-                "version" => once(&mut version, self.str()?)?,
-                "values" => {
+            match self.key()? {
+                b"version" => once(&mut version, self.str()?)?,
+                b"values" => {
                     let n = self.array_len()?;
-                    // Each value takes more than one byte: a length that
-                    // the body cannot hold is not believed.
-                    let mut list = Vec::with_capacity(n.min(self.b.len() - self.i));
+                    let start = self.i;
                     for _ in 0..n {
-                        list.push(self.value()?);
+                        self.value()?;
                     }
-                    once(&mut values, list)?
+                    once(&mut values, (&self.b[start..self.i], n))?
                 }
                 _ => return None,
             }
         }
-        Some(Data {
-            version: version?.to_owned(),
-            values: values?,
-        })
+        let (values, count) = values?;
+        Some((version?, values, count))
     }
 
-    fn value(&mut self) -> Option<Value> {
+    fn value(&mut self) -> Option<ValueView<'a>> {
         let (mut address, mut data_type, mut value_type, mut value) = (None, None, None, None);
         for _ in 0..self.map_len()? {
-            match self.str()? {
-                "ResourceAddress" => once(&mut address, self.str()?)?,
-                "data_type" => {
-                    let t = match self.str()? {
-                        "notification" => DataType::Notification,
-                        "metric" => DataType::Metric,
+            match self.key()? {
+                b"ResourceAddress" => once(&mut address, self.str()?)?,
+                b"data_type" => {
+                    let t = match self.key()? {
+                        b"notification" => DataType::Notification,
+                        b"metric" => DataType::Metric,
                         _ => return None,
                     };
                     once(&mut data_type, t)?
                 }
-                "value_type" => {
-                    let t = match self.str()? {
-                        "enumeration" => ValueType::Enumeration,
-                        "decimal64.3" => ValueType::Decimal64_3,
-                        "metric" => ValueType::Metric,
-                        "redfish-event" => ValueType::RedfishEvent,
+                b"value_type" => {
+                    let t = match self.key()? {
+                        b"enumeration" => ValueType::Enumeration,
+                        b"decimal64.3" => ValueType::Decimal64_3,
+                        b"metric" => ValueType::Metric,
+                        b"redfish-event" => ValueType::RedfishEvent,
                         _ => return None,
                     };
                     once(&mut value_type, t)?
                 }
-                "value" => once(&mut value, self.str()?)?,
+                b"value" => once(&mut value, self.str()?)?,
                 _ => return None,
             }
         }
-        Some(Value {
-            resource_address: address?.to_owned(),
+        Some(ValueView {
+            resource_address: address?,
             data_type: data_type?,
             value_type: value_type?,
-            value: value?.to_owned(),
+            value: value?,
         })
     }
 }

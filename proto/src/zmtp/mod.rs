@@ -130,14 +130,39 @@ pub fn encode(topic: &[u8], body: &[u8]) -> Vec<u8> {
 
 /// Append one frame (flags, 1- or 8-byte size, data) to `out`.
 pub fn put_frame(out: &mut Vec<u8>, flags: u8, data: &[u8]) {
-    match u8::try_from(data.len()) {
-        Ok(len) => out.extend_from_slice(&[flags, len]),
+    out.extend_from_slice(&frame_header(flags, data.len()));
+    out.extend_from_slice(data);
+}
+
+/// The header of a frame of `len` bytes: flags and a 1-byte size up to
+/// 255, flags with [`LONG`] and an 8-byte size above.
+pub fn frame_header(flags: u8, len: usize) -> HeaderBytes {
+    let mut bytes = [0; 9];
+    match u8::try_from(len) {
+        Ok(short) => {
+            bytes[..2].copy_from_slice(&[flags, short]);
+            HeaderBytes { bytes, len: 2 }
+        }
         Err(_) => {
-            out.push(flags | LONG);
-            out.extend_from_slice(&(data.len() as u64).to_be_bytes());
+            bytes[0] = flags | LONG;
+            bytes[1..].copy_from_slice(&(len as u64).to_be_bytes());
+            HeaderBytes { bytes, len: 9 }
         }
     }
-    out.extend_from_slice(data);
+}
+
+/// A frame header as [`frame_header`] writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderBytes {
+    bytes: [u8; 9],
+    len: usize,
+}
+
+impl std::ops::Deref for HeaderBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 /// Where the next frame of a receive buffer is.

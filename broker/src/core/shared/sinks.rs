@@ -23,7 +23,7 @@ impl Broker {
     /// event accepted after it.
     pub fn attach_with(&self, outbox: Arc<Outbox>, offer_state: bool) -> Vec<Event> {
         let mut state = self.lock();
-        let current = state.table.matching(|e| outbox.matches(e));
+        let current = state.table.matching(|t, r| outbox.matches(t, r));
         let returned = if offer_state {
             for event in current {
                 let key = (
@@ -59,6 +59,9 @@ impl Broker {
 
     /// The latest event for a (type, resource address).
     pub fn latest(&self, key: &Key) -> Option<Event> {
-        self.lock().table.get(key).map(|e| e.event.clone())
+        self.lock()
+            .table
+            .get(&key.0, &key.1)
+            .and_then(crate::core::table::Entry::event)
     }
 }

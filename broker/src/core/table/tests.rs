@@ -10,49 +10,74 @@ fn key(r: u8) -> Key {
     )
 }
 
-fn event(r: u8, seq: u64) -> Event {
+/// The message of resource `r`'s event of `seq`, its id `pad` bytes longer
+/// than one.
+fn wire(r: u8, seq: u64, pad: usize) -> Wire {
     let mut e = Event::synthetic(
         EventType::new("com.example.t").unwrap(),
         Content::parse("1", Some(format!("/r/{r:03}"))).unwrap(),
     );
+    e.id = "i".repeat(pad + 1);
     e.meta.seq = seq;
-    e
+    let frames = proto::frame::encode_event(&e).unwrap();
+    Wire::new(&frames.topic, &frames.body)
+}
+
+/// [`wire`] with a body of exactly `size` bytes.
+fn sized(r: u8, seq: u64, size: usize) -> Wire {
+    (0..4 * size)
+        .map(|pad| wire(r, seq, pad))
+        .find(|w| w.body().len() == size)
+        .expect("a pad that makes the size")
+}
+
+/// Write `wire` as resource `r`'s row.
+fn put(t: &mut Table, r: u8, wire: Wire) {
+    let (event_type, resource) = key(r);
+    let seq = wire.event().unwrap().meta.seq;
+    t.insert(&event_type, &resource, wire, seq, Instant::now());
+}
+
+fn admit(t: &Table, rows: &[(u8, usize)], origin: Origin) -> Result<(), Full> {
+    let keys: Vec<(Key, usize)> = rows.iter().map(|&(r, size)| (key(r), size)).collect();
+    t.admit(keys.iter().map(|((t, r), s)| (t, r.as_str(), *s)), origin)
+}
+
+fn charge(r: u8, size: usize) -> usize {
+    let (event_type, resource) = key(r);
+    cost(&event_type, &resource, size)
 }
 
 #[test]
 fn bytes_bound_new_and_growing_entries_but_never_a_shrinking_update() {
     let limits = Limits {
         max_entries: 1000,
-        max_bytes: 8 * 1024,
+        max_bytes: 8 * 2048,
     };
     let mut t = Table::new(limits);
-    let k = |i| key(i);
-    // Synthetic gets 7/8 of 8 KiB = 7 KiB: entries of 1 KiB each.
-    let size = 1024 - cost(&k(0), 0);
+    // Synthetic gets 7/8 of 16 KiB = 14 KiB: entries of 2 KiB each.
+    let size = 2048 - charge(0, 0);
     let mut seq = 0;
     let mut taken = 0;
     for i in 0..10u8 {
-        if t.admit([(&k(i), size)], Origin::Synthetic).is_ok() {
+        if admit(&t, &[(i, size)], Origin::Synthetic).is_ok() {
             seq += 1;
-            t.insert(k(i), event(i, seq), size, Instant::now());
+            put(&mut t, i, sized(i, seq, size));
             taken += 1;
         }
     }
     assert_eq!(taken, 7);
-    assert!(t.bytes() <= 7 * 1024);
+    assert_eq!(t.bytes(), 7 * 2048);
     // Growing a known entry past the limit is refused, keeping it is not.
     assert!(matches!(
-        t.admit([(&k(0), size + 200)], Origin::Synthetic),
+        admit(&t, &[(0, size + 200)], Origin::Synthetic),
         Err(Full::Bytes { .. })
     ));
-    assert_eq!(t.admit([(&k(0), size)], Origin::Synthetic), Ok(()));
-    assert_eq!(t.admit([(&k(0), 1)], Origin::Synthetic), Ok(()));
+    assert_eq!(admit(&t, &[(0, size)], Origin::Synthetic), Ok(()));
+    assert_eq!(admit(&t, &[(0, 1)], Origin::Synthetic), Ok(()));
     // The upstream has the last 1/8.
-    assert_eq!(t.admit([(&k(100), size)], Origin::Upstream), Ok(()));
-    assert!(
-        t.admit([(&k(100), size), (&k(101), size)], Origin::Upstream)
-            .is_err()
-    );
+    assert_eq!(admit(&t, &[(100, size)], Origin::Upstream), Ok(()));
+    assert!(admit(&t, &[(100, size), (101, size)], Origin::Upstream).is_err());
 }
 
 #[test]
@@ -61,32 +86,30 @@ fn a_batch_is_measured_whole() {
         max_entries: 16,
         max_bytes: 1 << 20,
     });
-    t.insert(key(0), event(0, 1), 10, Instant::now());
+    put(&mut t, 0, wire(0, 1, 0));
     // 14 synthetic entries allowed (7/8 of 16): 1 held + 13 new fit, 14 not.
-    let keys: Vec<Key> = (1..=14).map(key).collect();
-    assert!(
-        t.admit(keys[..13].iter().map(|k| (k, 10)), Origin::Synthetic)
-            .is_ok()
-    );
+    let rows: Vec<(u8, usize)> = (1..=14).map(|r| (r, 10)).collect();
+    assert!(admit(&t, &rows[..13], Origin::Synthetic).is_ok());
     assert!(matches!(
-        t.admit(keys.iter().map(|k| (k, 10)), Origin::Synthetic),
+        admit(&t, &rows, Origin::Synthetic),
         Err(Full::Entries { max: 14, .. })
     ));
     // The same key twice in a batch is one entry.
-    let twice = [(&keys[0], 10), (&keys[0], 10)];
-    assert!(t.admit(twice, Origin::Synthetic).is_ok());
+    let full: Vec<(u8, usize)> = (1..=13).chain([13]).map(|r| (r, 10)).collect();
+    assert!(admit(&t, &full, Origin::Synthetic).is_ok());
 }
 
 #[test]
 fn a_page_holds_at_least_one_event_and_says_when_more_follow() {
     let mut t = Table::new(Limits::default());
+    let size = wire(0, 1, 0).body().len();
     for i in 0..5u8 {
-        t.insert(key(i), event(i, u64::from(i) + 1), 100, Instant::now());
+        put(&mut t, i, wire(i, u64::from(i) + 1, 0));
     }
     let all = Selector::new(&[], "").unwrap();
     let p = t.page(&all, 0, 1);
     assert_eq!((p.events.len(), p.more), (1, true));
-    let p = t.page(&all, 0, 250);
+    let p = t.page(&all, 0, 2 * size + 1);
     assert_eq!((p.events.len(), p.more), (3, true));
     let p = t.page(&all, 3, 10_000);
     assert_eq!((p.events.len(), p.more), (2, false));
@@ -98,7 +121,7 @@ fn a_page_holds_at_least_one_event_and_says_when_more_follow() {
 /// One step of a random history.
 #[derive(Debug, Clone)]
 enum Step {
-    /// Write resource `r` with an encoded size.
+    /// Write resource `r`, its id padded by so many bytes.
     Write(u8, usize),
     /// Read the next page of the read in progress.
     Page,
@@ -124,9 +147,9 @@ proptest! {
         let mut seq = 0;
         let mut read: HashMap<Key, u64> = HashMap::new();
         let mut after = 0;
-        let run = |t: &mut Table, seq: &mut u64, r: u8, size: usize| {
+        let run = |t: &mut Table, seq: &mut u64, r: u8, pad: usize| {
             *seq += 1;
-            t.insert(key(r), event(r, *seq), size, Instant::now());
+            put(t, r, wire(r, *seq, pad));
         };
         for step in history {
             match step {
@@ -156,37 +179,40 @@ proptest! {
                 break;
             }
         }
-        let table: HashMap<Key, u64> = t
-            .latest
-            .iter()
-            .map(|(k, e)| (k.clone(), e.event.meta.seq))
+        let rows = || t.latest.iter().flat_map(|(t, rows)| rows.iter().map(move |(r, e)| (t, r, e)));
+        let table: HashMap<Key, u64> = rows()
+            .map(|(t, r, e)| ((t.clone(), r.clone()), e.seq()))
             .collect();
         prop_assert_eq!(read, table);
-        // The index and the byte count agree with the rows.
-        prop_assert_eq!(t.by_seq.len(), t.latest.len());
-        let bytes: usize = t.latest.iter().map(|(k, e)| cost(k, e.size)).sum();
+        // The index and the counts agree with the rows.
+        prop_assert_eq!(t.by_seq.len(), rows().count());
+        prop_assert_eq!(t.len(), rows().count());
+        let bytes: usize = rows().map(|(t, r, e)| cost(t, r, e.size())).sum();
         prop_assert_eq!(t.bytes(), bytes);
     }
 
     /// Admission keeps both bounds for any history of writes.
     #[test]
     fn admitted_writes_never_pass_the_bounds(
-        writes in prop::collection::vec((0u8..60, 1usize..3000, any::<bool>()), 1..300),
+        writes in prop::collection::vec((0u8..60, 0usize..3000, any::<bool>()), 1..300),
     ) {
         let limits = Limits { max_entries: 32, max_bytes: 48 * 1024 };
         let mut t = Table::new(limits);
         let mut seq = 0;
-        for (r, size, upstream) in writes {
+        for (r, pad, upstream) in writes {
             let origin = if upstream { Origin::Upstream } else { Origin::Synthetic };
-            let before = t.get(&key(r)).map(|e| cost(&key(r), e.size));
-            match t.admit([(&key(r), size)], origin) {
+            let (event_type, resource) = key(r);
+            let before = t.get(&event_type, &resource).map(|e| charge(r, e.size()));
+            let w = wire(r, seq + 1, pad);
+            let size = w.body().len();
+            match admit(&t, &[(r, size)], origin) {
                 Ok(()) => {
                     seq += 1;
-                    t.insert(key(r), event(r, seq), size, Instant::now());
+                    put(&mut t, r, w);
                 }
                 Err(_) => {
                     // Only a new or growing entry is ever refused.
-                    prop_assert!(before.is_none_or(|b| cost(&key(r), size) > b));
+                    prop_assert!(before.is_none_or(|b| charge(r, size) > b));
                 }
             }
             prop_assert!(t.len() <= limits.max_entries);
