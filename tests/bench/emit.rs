@@ -23,10 +23,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use tokio::sync::mpsc;
-use zeromq::{Socket, SocketSend};
 
 #[path = "wire/mod.rs"]
 #[allow(dead_code)] // shared by four binaries; each uses a part
@@ -75,7 +73,7 @@ enum Mode {
 
 /// Where events go.
 enum Sink {
-    Zmq(zeromq::PushSocket),
+    Zmq(wire::zmtp::Push),
     Nats(wire::nats::Nats),
     /// One queue per URL, each drained by a task with its own connection, as
     /// an upstream with one delivery queue per subscription would do.
@@ -94,11 +92,7 @@ enum Sink {
 impl Sink {
     async fn connect(args: &Args) -> anyhow::Result<Sink> {
         Ok(match args.mode {
-            Mode::Zmq => {
-                let mut socket = zeromq::PushSocket::new();
-                socket.connect(&args.connect).await?;
-                Sink::Zmq(socket)
-            }
+            Mode::Zmq => Sink::Zmq(wire::zmtp::Push::connect(&args.connect)?),
             Mode::Nats => Sink::Nats(wire::nats::Nats::connect(&args.connect)?),
             Mode::Http => {
                 let (mut queues, mut workers) = (Vec::new(), Vec::new());
@@ -148,14 +142,9 @@ impl Sink {
         }
         let event = bench_event(n, if stamp_seq { n } else { 0 });
         match self {
-            Sink::Zmq(socket) => {
+            Sink::Zmq(push) => {
                 let frames = proto::frame::encode_event(&event)?;
-                let msg = zeromq::ZmqMessage::try_from(vec![
-                    Bytes::from(frames.topic),
-                    Bytes::from(frames.body),
-                ])
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                socket.send(msg).await?;
+                push.send(&frames.topic, &frames.body)?;
             }
             Sink::Nats(nats) => {
                 let frames = proto::frame::encode_event(&event)?;
@@ -178,12 +167,13 @@ impl Sink {
     fn flush(&mut self) -> anyhow::Result<()> {
         match self {
             Sink::Nats(nats) => nats.flush()?,
+            Sink::Zmq(push) => push.flush()?,
             Sink::Tcp { conns, .. } => {
                 for conn in conns {
                     conn.flush()?;
                 }
             }
-            Sink::Zmq(_) | Sink::Http { .. } => {}
+            Sink::Http { .. } => {}
         }
         Ok(())
     }

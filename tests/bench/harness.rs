@@ -33,7 +33,7 @@ pub enum Subscribers {
 /// Which program subscribes, and how.
 #[derive(Debug, Clone)]
 pub enum SubKind {
-    /// `bench-sub --mode zmq`: pure-Rust ZeroMQ SUB sockets.
+    /// `bench-sub --mode zmq`: ZeroMQ SUB sockets in Rust on `proto::zmtp`.
     Zmq,
     /// `bench-sub --mode nats`.
     Nats,
@@ -49,7 +49,7 @@ impl SubKind {
     /// Name in tables: what receives in the subscriber processes.
     pub fn label(&self) -> &'static str {
         match self {
-            SubKind::Zmq => "SUB (Rust zeromq)",
+            SubKind::Zmq => "SUB (Rust, proto::zmtp)",
             SubKind::Nats => "NATS client",
             SubKind::CZmq => "SUB (C libzmq)",
             SubKind::Client { .. } => "client::register",

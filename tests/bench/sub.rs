@@ -16,7 +16,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-use zeromq::{Socket, SocketRecv};
 
 mod sub_listen;
 mod sub_probe;
@@ -100,10 +99,8 @@ fn main() -> anyhow::Result<()> {
 async fn run_zmq(args: &Args, ctl: &Arc<Control>) -> anyhow::Result<Vec<Tally>> {
     let mut sockets = Vec::with_capacity(args.sockets);
     for _ in 0..args.sockets {
-        let mut socket = zeromq::SubSocket::new();
-        socket.connect(&args.connect).await?;
-        socket.subscribe(wire::load::topic()).await?;
-        sockets.push(socket);
+        let topic = wire::load::topic().as_bytes();
+        sockets.push(wire::zmtp::Sub::connect(&args.connect, topic).await?);
     }
     say("ready");
     serve_driver(ctl, args.sockets);
@@ -122,17 +119,21 @@ async fn run_zmq(args: &Args, ctl: &Arc<Control>) -> anyhow::Result<Vec<Tally>> 
                         had_range = true;
                         idle_since = Instant::now();
                     }
-                    let Ok(msg) =
-                        tokio::time::timeout(Duration::from_millis(50), socket.recv()).await
-                    else {
-                        continue;
-                    };
-                    let msg = msg?;
-                    let checked = match (msg.get(0), msg.get(1), msg.len()) {
-                        (Some(topic), Some(body), 2) => {
-                            wire::load::check_frames(topic, body, verify)
+                    let checked = match socket.next()? {
+                        Some(parts) => match parts.as_slice() {
+                            [topic, body] if parts.count() == 2 => {
+                                wire::load::check_frames(topic, body, verify)
+                            }
+                            _ => None,
+                        },
+                        None => {
+                            socket.answer().await?;
+                            let wait = Duration::from_millis(50);
+                            if let Ok(read) = tokio::time::timeout(wait, socket.fill()).await {
+                                anyhow::ensure!(read? > 0, "the publisher closed the connection");
+                            }
+                            continue;
                         }
-                        _ => None,
                     };
                     if tally.ns.is_empty() {
                         ctl.warm.fetch_add(1, Ordering::AcqRel);

@@ -8,6 +8,7 @@ pub mod control;
 pub mod http;
 pub mod load;
 pub mod nats;
+pub mod zmtp;
 
 /// Nanoseconds since the Unix epoch. All helper processes run on one host,
 /// so their wall clocks agree; latency is the difference of two such stamps.
