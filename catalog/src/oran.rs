@@ -142,7 +142,10 @@ pub const ALL: [OranEvent; 8] = [
 /// A full resource address such as `/cluster/node/n1/sync/ptp-status/lock-state`
 /// is not a resource path; use [`lookup_address`] for those.
 pub fn lookup(s: &str) -> Option<OranEvent> {
-    ALL.into_iter().find(|e| e.is_named_by(s))
+    // The type string itself, as every frame's topic carries it, first.
+    ALL.into_iter()
+        .find(|e| e.oran_type == s)
+        .or_else(|| ALL.into_iter().find(|e| e.is_named_by(s)))
 }
 
 /// Find the O-RAN event whose resource path ends a full resource address,

@@ -154,7 +154,7 @@ fn awkward_event() -> impl Strategy<Value = Event> {
         Just("0.3".to_owned()),
         Just("2".to_owned())
     ];
-    (kind, id, time, spec, prop::collection::vec(value, 0..4)).prop_map(
+    (kind, id, time, spec, prop::collection::vec(value, 0..7)).prop_map(
         |(event_type, id, time, specversion, values)| {
             let mut e = Event::synthetic(event_type, Content::parse("1", None).expect("content"));
             e.id = id;

@@ -32,8 +32,12 @@ pub fn view(body: &[u8]) -> Option<View<'_>> {
     (r.i == body.len()).then_some(view)
 }
 
-/// An event body read in place: every string borrowed from the body, the
-/// values re-read from it on demand, so reading one allocates nothing.
+/// How many entries of `data.values` a [`View`] keeps as read; real events
+/// carry one to three. Any more are read again from the body when asked.
+const INLINE: usize = 4;
+
+/// An event body read in place: every string borrowed from the body, so
+/// reading one allocates nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct View<'a> {
     /// CloudEvent `type`, as written.
@@ -54,8 +58,10 @@ pub struct View<'a> {
     pub seq: u64,
     /// See `epoch`.
     pub origin: Origin,
-    /// The encoded elements of `data.values`, and how many there are.
-    values: &'a [u8],
+    /// The first entries of `data.values` (up to [`INLINE`]), the encoded
+    /// entries after them, and how many there are in all.
+    head: [ValueView<'a>; INLINE],
+    rest: &'a [u8],
     count: usize,
     /// The body read, and where each of the six pairs other than the
     /// stamps is in it, in the order they came: what a stamped body copies.
@@ -83,22 +89,22 @@ impl<'a> View<'a> {
     }
 
     /// The entries of `data.values`, in order.
-    pub fn values(&self) -> impl Iterator<Item = ValueView<'a>> + use<'a> {
+    pub fn values(&self) -> impl Iterator<Item = ValueView<'a>> + '_ {
+        let head = &self.head[..self.count.min(INLINE)];
         // The same bytes were read by the same reader when the view was
-        // made, so this yields exactly `count` values.
-        let mut r = Reader {
-            b: self.values,
-            i: 0,
-        };
-        (0..self.count).map_while(move |_| r.value())
+        // made, so this yields exactly the entries after the head.
+        let mut r = Reader { b: self.rest, i: 0 };
+        let rest = (INLINE..self.count).map_while(move |_| r.value());
+        head.iter().copied().chain(rest)
     }
 
     /// What the broker keys its state on: the first value's address, or
     /// `source` without one (as [`crate::Event::resource_address`]).
     pub fn resource_address(&self) -> &'a str {
-        self.values()
-            .next()
-            .map_or(self.source, |v| v.resource_address)
+        match self.count {
+            0 => self.source,
+            _ => self.head[0].resource_address,
+        }
     }
 
     /// The owned form.
@@ -121,6 +127,14 @@ impl<'a> View<'a> {
 }
 
 impl ValueView<'_> {
+    /// A placeholder for the slots of a view's head not filled.
+    const EMPTY: ValueView<'static> = ValueView {
+        resource_address: "",
+        data_type: DataType::Notification,
+        value_type: ValueType::Enumeration,
+        value: "",
+    };
+
     fn to_value(self) -> Value {
         Value {
             resource_address: self.resource_address.to_owned(),
@@ -256,7 +270,7 @@ impl<'a> Reader<'a> {
                 kept_len += 1;
             }
         }
-        let (version, values, count) = data?;
+        let (version, head, rest, count) = data?;
         Some(View {
             event_type: event_type?,
             id: id?,
@@ -267,32 +281,40 @@ impl<'a> Reader<'a> {
             epoch: epoch.unwrap_or_default(),
             seq: seq.unwrap_or_default(),
             origin: origin.unwrap_or_default(),
-            values,
+            head,
+            rest,
             count,
             body: self.b,
             kept,
         })
     }
 
-    /// `data`: its version, the encoded values and their count.
-    fn data(&mut self) -> Option<(&'a str, &'a [u8], usize)> {
+    /// `data`: its version, its first values, the bytes of the others, and
+    /// how many there are.
+    #[allow(clippy::type_complexity)]
+    fn data(&mut self) -> Option<(&'a str, [ValueView<'a>; INLINE], &'a [u8], usize)> {
         let (mut version, mut values) = (None, None);
         for _ in 0..self.map_len()? {
             match self.key()? {
                 b"version" => once(&mut version, self.str()?)?,
                 b"values" => {
                     let n = self.array_len()?;
-                    let start = self.i;
-                    for _ in 0..n {
-                        self.value()?;
+                    let mut head = [ValueView::EMPTY; INLINE];
+                    let mut rest = self.i;
+                    for k in 0..n {
+                        let value = self.value()?;
+                        if let Some(slot) = head.get_mut(k) {
+                            *slot = value;
+                            rest = self.i;
+                        }
                     }
-                    once(&mut values, (&self.b[start..self.i], n))?
+                    once(&mut values, (head, &self.b[rest..self.i], n))?
                 }
                 _ => return None,
             }
         }
-        let (values, count) = values?;
-        Some((version?, values, count))
+        let (head, rest, count) = values?;
+        Some((version?, head, rest, count))
     }
 
     fn value(&mut self) -> Option<ValueView<'a>> {
@@ -373,6 +395,28 @@ mod tests {
                     assert_eq!(Some(fast), serde(&bad), "byte {at} ^ {flip:#x}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_view_reads_every_value_however_many() {
+        for n in 0..=INLINE + 3 {
+            let mut e = sample();
+            let v = e.data.values[0].clone();
+            e.data.values = (0..n)
+                .map(|i| Value {
+                    resource_address: format!("/r/{i}"),
+                    value: format!("{i}"),
+                    ..v.clone()
+                })
+                .collect();
+            let body = super::super::encode_event(&e).unwrap().body;
+            let view = view(&body).unwrap();
+            assert_eq!(view.value_count(), n);
+            let read: Vec<Value> = view.values().map(ValueView::to_value).collect();
+            assert_eq!(read, e.data.values, "{n} values");
+            assert_eq!(view.resource_address(), e.resource_address());
+            assert_eq!(wire_event(&body), serde(&body));
         }
     }
 
