@@ -14,7 +14,9 @@
 use crate::harness::{Emitter, Load, Probe, SubKind, Subscribers, run_load};
 use crate::peers::{Env, System};
 use crate::scenarios::{Sizes, fanout_load, raw_subscriber};
-use crate::search::{Search, Trial, verdict};
+use std::time::Duration;
+
+use crate::search::{Cost, Search, Trial, verdict};
 use crate::wire;
 
 /// What is measured: a system with its own subscribers, or the broker
@@ -176,10 +178,10 @@ fn subscriber_kind(contender: Contender, query: &str) -> SubKind {
 /// One trial at `rate` on a freshly started system.
 fn trial(env: &Env, contender: Contender, k: usize, rate: f64, secs: f64) -> Trial {
     let system = contender.system();
-    let verdict = (|| -> anyhow::Result<(bool, String)> {
+    let verdict = (|| -> anyhow::Result<(bool, String, Cost)> {
         let running = system.start(env, "fanout")?;
         let query = running.query.clone().unwrap_or_default();
-        let load = fanout_load(
+        let mut load = fanout_load(
             system,
             subscriber_kind(contender, &query),
             &running,
@@ -187,16 +189,33 @@ fn trial(env: &Env, contender: Contender, k: usize, rate: f64, secs: f64) -> Tri
             rate,
             secs,
         );
+        // The system's CPU until the last subscriber has its events.
+        load.probe = Probe::UntilDelivered(running.proc.pid());
         let outcome = run_load(env, &load)?;
-        Ok(verdict(&outcome, rate, secs))
+        let (ok, why) = verdict(&outcome, rate, secs);
+        let per_event = |cpu: Duration| cpu.as_secs_f64() * 1e6 / load.count as f64;
+        let cost = Cost {
+            system_us: per_event(outcome.cpu.unwrap_or_default()),
+            emitter_us: per_event(outcome.emitter_cpu),
+            subscriber_us: per_event(outcome.subscribers_cpu) / k as f64,
+        };
+        Ok((ok, why, cost))
     })();
-    let (ok, why) = verdict.unwrap_or_else(|e| (false, format!("error: {e:#}")));
+    let (ok, why, cost) = match verdict {
+        Ok((ok, why, cost)) => (ok, why, Some(cost)),
+        Err(e) => (false, format!("error: {e:#}"), None),
+    };
     eprintln!(
         "  {} K={k} rate={rate:.0}/s: {}",
         contender.name(),
         if ok { "ok" } else { &why }
     );
-    Trial { rate, ok, why }
+    Trial {
+        rate,
+        ok,
+        why,
+        cost,
+    }
 }
 
 /// One run of the loopback probe: lossless, and how fast.

@@ -114,6 +114,10 @@ pub struct Outcome {
     pub peak_rss: Option<u64>,
     pub cpu: Option<Duration>,
     pub wall: Duration,
+    /// CPU time of the emitter, and of all subscriber processes together,
+    /// from `go` until every subscriber had reported.
+    pub emitter_cpu: Duration,
+    pub subscribers_cpu: Duration,
 }
 
 impl Outcome {
@@ -234,6 +238,14 @@ pub fn run_load_with(
         Probe::Process(pid) | Probe::UntilDelivered(pid) => Some(Sampler::start(pid)),
         Probe::Emitter => Some(Sampler::start(emitter.pid())),
     };
+    let cpu_of = |procs: &[&Proc]| -> Duration {
+        procs
+            .iter()
+            .map(|p| procs::cpu_time(p.pid()).unwrap_or_default())
+            .sum()
+    };
+    let emitter_at_go = cpu_of(&[&emitter]);
+    let subscribers_at_go = cpu_of(&subs.iter().collect::<Vec<_>>());
     let begun = Instant::now();
     let stop = |sampler: &mut Option<Sampler>| {
         let sampled = sampler.take().map(Sampler::stop);
@@ -259,12 +271,19 @@ pub fn run_load_with(
         sockets.extend(reports);
     }
     let (peak_rss, cpu, wall) = sampled.unwrap_or_else(|| stop(&mut sampler));
+    // A subscriber that has reported may have exited: its counters stay
+    // readable until it is reaped, when this load's processes are dropped.
+    let emitter_cpu = cpu_of(&[&emitter]).saturating_sub(emitter_at_go);
+    let subscribers_cpu =
+        cpu_of(&subs.iter().collect::<Vec<_>>()).saturating_sub(subscribers_at_go);
     Ok(Outcome {
         sockets,
         emit,
         peak_rss,
         cpu,
         wall,
+        emitter_cpu,
+        subscribers_cpu,
     })
 }
 

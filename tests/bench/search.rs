@@ -19,6 +19,28 @@ pub struct Trial {
     pub ok: bool,
     /// Why not ok: `loss`, `emitter`, `lag`, or an error.
     pub why: String,
+    /// What the trial's processes spent (a trial that ran to its reports).
+    pub cost: Option<Cost>,
+}
+
+/// CPU time per measured event of each role in one trial, from `go` until
+/// every subscriber had reported.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cost {
+    /// The system under test, µs per event.
+    pub system_us: f64,
+    /// The emitter, µs per event.
+    pub emitter_us: f64,
+    /// One subscriber process, µs per event it received (all of them,
+    /// divided by K).
+    pub subscriber_us: f64,
+}
+
+impl Cost {
+    /// CPU the whole trial spends per event with `k` subscriber processes.
+    pub fn total_us(&self, k: usize) -> f64 {
+        self.system_us + self.emitter_us + k as f64 * self.subscriber_us
+    }
 }
 
 /// A throughput trial's verdict from its outcome. The rules, checked in
@@ -194,6 +216,7 @@ mod tests {
             rate,
             ok: rate < limit,
             why: "lag".into(),
+            cost: None,
         });
         (found.trials.iter().map(|t| t.rate).collect(), found)
     }

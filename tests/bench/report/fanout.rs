@@ -7,6 +7,49 @@ use crate::fanout::{Contender, Fanout};
 use crate::peers::System;
 
 impl Results {
+    /// What each process of the highest passing trial spent per event, and
+    /// how many events per second the machine's cores could carry at that
+    /// cost: the measurement that says where a rate is bounded.
+    fn cost_table(&self) -> String {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut md = format!(
+            "\nCPU per event in the highest passing trial of each search, from /proc \
+             (user + system time from `go` until every subscriber had reported, over \
+             the measured events): the system under test, the emitter, and one \
+             subscriber process (all of them divided by K). \"All\" is what one event \
+             costs the machine with K subscribers. The machine has {cores} cores, {cores} s \
+             of CPU per second: at these costs it carries at most {cores} s / all events \
+             per second, and at most {cores} s / (emitter + K × subscriber) even if the \
+             system under test cost nothing — the bench's own processes bound the rate \
+             there.\n\n\
+             | K | system | rate (ev/s) | system µs | emitter µs | one subscriber µs | all µs (system + emitter + K × subscriber) | {cores} cores / all (ev/s) | {cores} cores / (emitter + K × subscriber) (ev/s) |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+        );
+        for f in &self.fanout {
+            let best = f
+                .trials
+                .iter()
+                .filter(|t| t.ok && t.rate == f.rate)
+                .find_map(|t| t.cost);
+            let Some(cost) = best else { continue };
+            let total = cost.total_us(f.k);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} |",
+                f.k,
+                f.contender.name(),
+                f.rate,
+                cost.system_us,
+                cost.emitter_us,
+                cost.subscriber_us,
+                total,
+                cores as f64 * 1e6 / total,
+                cores as f64 * 1e6 / (total - cost.system_us)
+            );
+        }
+        md
+    }
+
     /// The broker's row (raw SUB) of scenario 1 at `k`.
     pub(super) fn broker_fanout(&self, k: usize) -> Option<&Fanout> {
         self.fanout_of(Contender::Raw(System::Broker), k)
@@ -75,6 +118,7 @@ impl Results {
                 );
             }
         }
+        md.push_str(&self.cost_table());
         md.push_str("\nSearch trace (each trial a fresh run):\n\n");
         for f in &self.fanout {
             let _ = writeln!(

@@ -150,7 +150,13 @@ fn sink_trial(
         _ => (ok, why),
     };
     let cpu = outcome.cpu.unwrap_or_default().as_secs_f64() / outcome.wall.as_secs_f64();
-    Ok((Trial { rate, ok, why }, cpu, outcome.delivered_per_sec()))
+    let trial = Trial {
+        rate,
+        ok,
+        why,
+        cost: None,
+    };
+    Ok((trial, cpu, outcome.delivered_per_sec()))
 }
 
 /// Scenario 4's rate measurement for `sink`: the highest rate at which the
@@ -168,6 +174,7 @@ pub fn rate(env: &Env, sizes: &Sizes, sink: Sink) -> SinkRate {
                 rate,
                 ok: false,
                 why: format!("error: {e:#}"),
+                cost: None,
             },
         };
         eprintln!(
