@@ -295,8 +295,16 @@ mod tests {
             policy in policy(),
             upstream in any::<bool>(),
             before in any::<bool>(),
+            claimed in (any::<u64>(), any::<u64>(), any::<bool>()),
         ) {
             let origin = if upstream { Origin::Upstream } else { Origin::Synthetic };
+            // Stamps the emitter claims (upstream origin, any seq): never kept.
+            let mut e = e;
+            e.meta = Meta {
+                epoch: claimed.0,
+                seq: claimed.1,
+                origin: if claimed.2 { Origin::Upstream } else { Origin::Synthetic },
+            };
             let body = frame::encode_event(&e).unwrap().body;
             let (framed, mut framed_rx) = broker(policy);
             let (owned, mut owned_rx) = broker(policy);
@@ -314,6 +322,11 @@ mod tests {
                 Err(e) => Err(e.into()),
             };
             prop_assert_eq!(&by_frames, &by_owned);
+            if let Ok(seq) = by_frames {
+                let held = framed.latest(&(e.event_type.clone(), e.resource_address().to_owned()));
+                let meta = held.map(|h| h.meta);
+                prop_assert_eq!(meta, Some(Meta { epoch: EPOCH, seq, origin }));
+            }
             prop_assert_eq!(framed.stats().snapshot(), owned.stats().snapshot());
             prop_assert_eq!(framed.snapshot(&all()), owned.snapshot(&all()));
             loop {
