@@ -24,6 +24,9 @@ use crate::core::stats;
 use crate::core::wire::Wire;
 use crate::sink::fanout::Publisher;
 
+/// Most messages taken from the queue per wake-up.
+const BATCH: usize = 128;
+
 /// Publish until `shutdown`; one heartbeat every `interval`, the first at once.
 pub async fn run(
     publisher: Publisher,
@@ -37,15 +40,25 @@ pub async fn run(
     let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
     // Latest sequence number written to the socket: what heartbeats announce.
     let mut published_seq = 0;
+    // Everything queued is taken per wake-up, not one message per turn of
+    // the select.
+    let mut batch = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            next = queue.recv() => {
-                let Some(outgoing) = next else { break };
-                published_seq = published_seq.max(outgoing.seq);
-                send(&publisher, &outgoing.wire, &broker);
-                if let Some(accepted) = outgoing.accepted {
-                    broker.health().publish_latency.observe(accepted.elapsed().as_secs_f64());
+            taken = queue.recv_many(&mut batch, BATCH) => {
+                if taken == 0 {
+                    break;
+                }
+                let messages = batch.iter().map(|o| (o.wire.topic(), o.wire.bytes()));
+                let dropped = publisher.publish_all(messages);
+                count(&broker, batch.len(), dropped);
+                for outgoing in batch.drain(..) {
+                    published_seq = published_seq.max(outgoing.seq);
+                    if let Some(accepted) = outgoing.accepted {
+                        let latency = accepted.elapsed().as_secs_f64();
+                        broker.health().publish_latency.observe(latency);
+                    }
                 }
             }
             _ = ticker.tick() => {
@@ -71,11 +84,20 @@ pub async fn run(
 
 fn send(publisher: &Publisher, wire: &Wire, broker: &Broker) {
     let dropped = publisher.publish(wire.topic(), wire.bytes().clone());
-    stats::bump(&broker.stats().published);
+    count(broker, 1, dropped);
+}
+
+/// Count `published` messages, `dropped` of them for a full subscriber queue.
+fn count(broker: &Broker, published: usize, dropped: usize) {
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+    broker
+        .stats()
+        .published
+        .fetch_add(published as u64, relaxed);
     if dropped > 0 {
         broker
             .stats()
             .dropped_subscriber
-            .fetch_add(dropped as u64, std::sync::atomic::Ordering::Relaxed);
+            .fetch_add(dropped as u64, relaxed);
     }
 }

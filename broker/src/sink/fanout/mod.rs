@@ -106,6 +106,16 @@ impl Publisher {
         self.registry.publish(topic, &message)
     }
 
+    /// [`Publisher::publish`] for each `(topic, message)` in turn, looking
+    /// at the subscribers once for all of them; how many were dropped in
+    /// all.
+    pub fn publish_all<'a>(
+        &self,
+        messages: impl IntoIterator<Item = (&'a [u8], &'a Bytes)>,
+    ) -> usize {
+        self.registry.publish_all(messages)
+    }
+
     /// Subscribers, messages published, messages dropped.
     pub fn stats(&self) -> PublisherStats {
         self.registry.stats()

@@ -108,8 +108,28 @@ impl Registry {
 
     /// See [`super::Publisher::publish`].
     pub fn publish(&self, topic: &[u8], message: &Bytes) -> usize {
-        self.published.fetch_add(1, Ordering::Relaxed);
+        self.publish_all([(topic, message)])
+    }
+
+    /// See [`super::Publisher::publish_all`].
+    pub fn publish_all<'a>(
+        &self,
+        messages: impl IntoIterator<Item = (&'a [u8], &'a Bytes)>,
+    ) -> usize {
+        // One look at the subscribers for the whole batch.
         let snapshot = self.lock().snapshot.clone();
+        let mut dropped = 0;
+        for (topic, message) in messages {
+            self.published.fetch_add(1, Ordering::Relaxed);
+            dropped += Self::offer(&snapshot, topic, message);
+        }
+        self.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
+        dropped
+    }
+
+    /// Queue `message` for every subscriber of `snapshot` whose prefixes
+    /// match `topic`; how many queues were full.
+    fn offer(snapshot: &[Entry], topic: &[u8], message: &Bytes) -> usize {
         let mut dropped = 0;
         for entry in snapshot.iter() {
             if !entry.prefixes.iter().any(|p| topic.starts_with(p)) {
@@ -125,7 +145,6 @@ impl Registry {
                 Err(TrySendError::Closed(_)) => {}
             }
         }
-        self.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
         dropped
     }
 
