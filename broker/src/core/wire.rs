@@ -10,6 +10,9 @@ use proto::zmtp::{self, MORE};
 /// Bytes of a long frame header (flags and an 8-byte size).
 const LONG_HEADER: usize = 9;
 
+/// Unused capacity a message may keep; more is given back.
+const SLACK: usize = 64;
+
 /// One message in ZMTP wire bytes, the topic frame then the body frame:
 /// written once, in one allocation, and shared — not copied — by the state
 /// table and every subscriber's queue.
@@ -43,6 +46,11 @@ impl Wire {
         let start = LONG_HEADER - header.len();
         out[head + start..head + LONG_HEADER].copy_from_slice(&header);
         out.copy_within(0..head, start);
+        // The state table keeps these bytes: a hint well over the body
+        // would be held for as long as the row.
+        if out.capacity() - out.len() > SLACK {
+            out.shrink_to_fit();
+        }
         let bytes = Bytes::from(out).slice(start..);
         let body = head + header.len()..bytes.len();
         Wire {
