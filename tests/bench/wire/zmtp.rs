@@ -32,6 +32,9 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 /// far under this).
 const MAX_FRAME: usize = 1 << 20;
 
+/// Largest READY command a [`Push`] reads.
+const MAX_READY: usize = 4096;
+
 /// `tcp://host:port` as `host:port`.
 fn address(endpoint: &str) -> io::Result<&str> {
     endpoint
@@ -72,22 +75,22 @@ impl Push {
         let mut greeting = [0u8; 64];
         stream.read_exact(&mut greeting)?;
         zmtp::check_greeting(&greeting).map_err(bad)?;
-        // The peer's READY: one command frame, short or long.
-        let mut head = [0u8; 2];
-        stream.read_exact(&mut head)?;
-        let len = match head[0] & zmtp::LONG {
-            0 => usize::from(head[1]),
-            _ => {
-                let mut size = [0u8; 8];
-                size[0] = head[1];
-                stream.read_exact(&mut size[1..])?;
-                usize::try_from(u64::from_be_bytes(size)).map_err(|_| bad("READY too long"))?
+        // The peer's READY: one command frame, its header short or long.
+        let mut head = [0u8; 9];
+        stream.read_exact(&mut head[..2])?;
+        let header = match zmtp::parse_header(&head[..2], MAX_READY).map_err(bad)? {
+            Some(header) => header,
+            None => {
+                stream.read_exact(&mut head[2..])?;
+                zmtp::parse_header(&head, MAX_READY)
+                    .map_err(bad)?
+                    .ok_or_else(|| bad("truncated frame header"))?
             }
         };
-        if head[0] & zmtp::COMMAND == 0 || len > 4096 {
+        if !header.command() {
             return Err(bad("expected a READY command"));
         }
-        let mut body = vec![0; len];
+        let mut body = vec![0; header.size];
         stream.read_exact(&mut body)?;
         check_ready(&body, b"PULL")?;
         Ok(Push {
