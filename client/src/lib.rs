@@ -87,9 +87,13 @@ pub(crate) struct Shared {
     /// Makes sync tokens unique across clients in one process.
     nonce: u64,
     status_tx: Mutex<std_mpsc::Sender<StatusMsg>>,
+    /// Where callback threads put the events they are done with, so that
+    /// the I/O thread, which allocated them, also frees them (see
+    /// [`io::SPENT_QUEUE`]).
+    pub(crate) spent: std_mpsc::SyncSender<Arc<Event>>,
 }
 
-enum StatusMsg {
+pub(crate) enum StatusMsg {
     Watch(Box<dyn Fn(Status) + Send>),
     Changed(Status),
 }
@@ -127,6 +131,28 @@ impl Counters {
 }
 
 impl Shared {
+    /// The state, with the receiving ends of its status channel (for the
+    /// status thread) and of its spent events (for the I/O actor).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn new() -> (
+        Arc<Shared>,
+        std_mpsc::Receiver<StatusMsg>,
+        std_mpsc::Receiver<Arc<Event>>,
+    ) {
+        static NONCE: AtomicU64 = AtomicU64::new(0);
+        let (status_tx, status_rx) = std_mpsc::channel();
+        let (spent, spent_rx) = std_mpsc::sync_channel(io::SPENT_QUEUE);
+        let shared = Arc::new(Shared {
+            status: Mutex::new(Status::Connecting),
+            counters: Counters::default(),
+            next_id: AtomicU64::new(1),
+            nonce: NONCE.fetch_add(1, Ordering::Relaxed),
+            status_tx: Mutex::new(status_tx),
+            spent,
+        });
+        (shared, status_rx, spent_rx)
+    }
+
     /// Add one to the counter `f` picks.
     pub(crate) fn bump(&self, f: impl FnOnce(&Counters) -> &AtomicU64) {
         f(&self.counters).fetch_add(1, Ordering::Relaxed);
@@ -150,20 +176,12 @@ impl Client {
     /// Start a client (its background thread) for `config`. Nothing is
     /// connected until the first register, emit or query.
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
-        static NONCE: AtomicU64 = AtomicU64::new(0);
-        let (status_tx, status_rx) = std_mpsc::channel();
-        let shared = Arc::new(Shared {
-            status: Mutex::new(Status::Connecting),
-            counters: Counters::default(),
-            next_id: AtomicU64::new(1),
-            nonce: NONCE.fetch_add(1, Ordering::Relaxed),
-            status_tx: Mutex::new(status_tx),
-        });
+        let (shared, status_rx, spent_rx) = Shared::new();
         spawn_status_thread(status_rx)?;
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (emits, emit_rx) = mpsc::channel(1024);
         let (handle_tx, handle_rx) = std_mpsc::channel();
-        let io = io::Io::new(config.clone(), shared.clone());
+        let io = io::Io::new(config.clone(), shared.clone(), spent_rx);
         let (emit_endpoint, timeout) = (config.query.clone(), config.timeout);
         std::thread::Builder::new()
             .name("ptp-broker-client".to_owned())

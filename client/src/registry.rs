@@ -171,6 +171,9 @@ impl Registration {
                             "callback panicked; it stays registered"
                         );
                     }
+                    // Freed by the thread that allocated it (when the
+                    // queue is full, here).
+                    let _ = shared.spent.try_send(event);
                 }
             })?;
         let _ = wake.thread.set(handle.thread().clone());
@@ -201,7 +204,12 @@ impl Registration {
     /// for the same resource? Within one broker run that is a higher seq;
     /// across runs (seqs restart) it is a different event id.
     pub(crate) fn is_new(&self, event: &Event) -> bool {
-        match self.seen.get(event.resource_address()) {
+        Self::newer_than(self.seen.get(event.resource_address()), event)
+    }
+
+    /// Is `event` news after `mark`, the last one given for its resource?
+    fn newer_than(mark: Option<&Mark>, event: &Event) -> bool {
+        match mark {
             None => true,
             Some(m) if event.is_unknown() => !m.unknown,
             Some(m) if m.event.meta.epoch == event.meta.epoch => event.meta.seq > m.event.meta.seq,
@@ -263,7 +271,9 @@ impl Registration {
     /// event is shared when it already carries `delivery` (live events do),
     /// copied with the new marking otherwise.
     pub(crate) fn offer(&mut self, event: &Arc<Event>, delivery: Delivery) -> Offer {
-        if !self.is_new(event) {
+        // One lookup of the resource's mark, to judge and then to update.
+        let mark = self.seen.get_mut(event.resource_address());
+        if !Self::newer_than(mark.as_deref(), event) {
             return Offer::Seen;
         }
         let out = match event.delivery == delivery {
@@ -285,15 +295,15 @@ impl Registration {
         match result {
             Ok(()) => {
                 self.queued = true;
-                let mark = Mark {
+                let new = Mark {
                     event: out,
                     unknown: delivery == Delivery::Unknown,
                 };
                 // A resource seen before costs no allocation.
-                match self.seen.get_mut(event.resource_address()) {
-                    Some(m) => *m = mark,
+                match mark {
+                    Some(m) => *m = new,
                     None => {
-                        self.seen.insert(event.resource_address().to_owned(), mark);
+                        self.seen.insert(event.resource_address().to_owned(), new);
                     }
                 }
                 Offer::Sent
@@ -357,6 +367,33 @@ mod tests {
         assert_eq!(rx.try_recv().unwrap().delivery, Delivery::Initial);
         assert_eq!(rx.try_recv().unwrap().meta.seq, 3);
         assert_eq!(rx.try_recv().unwrap().delivery, Delivery::Repaired);
+    }
+
+    /// The I/O thread allocated the event; the callback thread gives it
+    /// back once the callback has run, so that it is freed there.
+    #[test]
+    fn a_callback_thread_hands_back_the_events_it_is_done_with() {
+        let (shared, _status, spent) = Shared::new();
+        let (ran_tx, ran_rx) = std_mpsc::channel();
+        let mut r = Registration::with_callback(
+            RegistrationId(1),
+            catalog::OS_CLOCK_SYNC.into(),
+            Box::new(move |e: &Event| ran_tx.send(e.meta.seq).unwrap()),
+            8,
+            shared,
+        )
+        .unwrap();
+        let events: Vec<Arc<Event>> = (1..=3).map(|seq| ev(1, seq, "a", "/x")).collect();
+        for e in &events {
+            assert_eq!(r.offer(e, Delivery::Live), Offer::Sent);
+        }
+        r.wake();
+        let wait = std::time::Duration::from_secs(10);
+        for (e, seq) in events.iter().zip(1..) {
+            assert_eq!(ran_rx.recv_timeout(wait).unwrap(), seq);
+            let back = spent.recv_timeout(wait).expect("handed back");
+            assert!(Arc::ptr_eq(&back, e), "the same allocation, seq {seq}");
+        }
     }
 
     #[test]
