@@ -288,11 +288,10 @@ pub fn decode(topic: &[u8], body: &[u8], max_body: usize) -> Result<Message, Dec
         return decode_plain(body).map(Message::Sync);
     }
     let event_type = EventType::from_wire(topic)?;
-    let wire = match fast::wire_event(body) {
-        Some(wire) => wire,
-        None => decode_plain::<WireEvent>(body)?,
+    let event = match fast::view(body) {
+        Some(view) => view.to_event()?,
+        None => decode_plain::<WireEvent>(body)?.into_event()?,
     };
-    let event = wire.into_event()?;
     if event.event_type != event_type {
         return Err(DecodeError::TopicMismatch {
             topic: topic.to_owned(),
