@@ -51,7 +51,11 @@ proptest! {
     }
 
     #[test]
-    fn events_round_trip_through_frames(mut e in event(), seq in 1u64..1 << 40) {
+    fn events_round_trip_through_frames(
+        mut e in event(),
+        seq in 1u64..1 << 40,
+        mut spent in event(),
+    ) {
         if validate::normalize(&mut e).is_err() {
             // Application values outside the rules (hidden characters…).
             return Ok(());
@@ -60,9 +64,12 @@ proptest! {
         e.meta.epoch = 7;
         let frames = frame::encode_event(&e).expect("encode");
         match frame::decode(&frames.topic, &frames.body, usize::MAX).expect("decode") {
-            frame::Message::Event(back) => prop_assert_eq!(back, e),
+            frame::Message::Event(back) => prop_assert_eq!(&back, &e),
             other => prop_assert!(false, "decoded as {:?}", other),
         }
+        // The same into a spent event (the client's path): the same event.
+        prop_assert!(frame::decode_event_into(&frames.topic, &frames.body, usize::MAX, &mut spent));
+        prop_assert_eq!(spent, e);
     }
 
     #[test]
