@@ -7,9 +7,11 @@
 //! a gap, a broker restart or its own overflow) deliver only what it has not
 //! seen, never a duplicate.
 //!
-//! An event is decoded once and shared: the I/O actor, its cache and every
+//! An event is decoded once and shared: the I/O actor's cache and every
 //! registration's queue hold the same `Arc<Event>`; only a delivery marked
-//! differently from the event (an initial state, a repair) is a copy.
+//! differently from the event (an initial state, a repair) is a copy. A
+//! registration remembers what it was given by seq and id, not by holding
+//! the event, so that a spent event goes back to the actor to be reused.
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -72,12 +74,26 @@ pub(crate) enum Offer {
     Closed,
 }
 
-/// The last event a registration was given for one resource (shared, not
-/// copied), and whether it was a "state unknown" delivery: another one is
-/// no news.
+/// What a registration remembers of the last event it was given for one
+/// resource: enough to tell news from a repeat, and whether it was a "state
+/// unknown" delivery (another one is no news). Not the event itself, so
+/// that a spent event is held only by the actor's cache and can be reused
+/// for the next one; updated in place, it allocates nothing.
 struct Mark {
-    event: Arc<Event>,
+    epoch: u64,
+    seq: u64,
+    id: String,
     unknown: bool,
+}
+
+impl Mark {
+    fn set(&mut self, event: &Event, unknown: bool) {
+        self.epoch = event.meta.epoch;
+        self.seq = event.meta.seq;
+        self.id.clear();
+        self.id.push_str(&event.id);
+        self.unknown = unknown;
+    }
 }
 
 /// How the I/O actor wakes a callback thread: once per burst of events
@@ -212,8 +228,8 @@ impl Registration {
         match mark {
             None => true,
             Some(m) if event.is_unknown() => !m.unknown,
-            Some(m) if m.event.meta.epoch == event.meta.epoch => event.meta.seq > m.event.meta.seq,
-            Some(m) => event.id != m.event.id,
+            Some(m) if m.epoch == event.meta.epoch => event.meta.seq > m.seq,
+            Some(m) => event.id != m.id,
         }
     }
 
@@ -286,24 +302,27 @@ impl Registration {
         };
         let result = match &self.sink {
             Sink::Thread(tx, _) => tx
-                .try_send(Item::Event(Arc::clone(&out)))
+                .try_send(Item::Event(out))
                 .map_err(|e| matches!(e, std_mpsc::TrySendError::Full(_))),
             Sink::Stream(tx) => tx
-                .try_send(Arc::clone(&out))
+                .try_send(out)
                 .map_err(|e| matches!(e, mpsc::error::TrySendError::Full(_))),
         };
         match result {
             Ok(()) => {
                 self.queued = true;
-                let new = Mark {
-                    event: out,
-                    unknown: delivery == Delivery::Unknown,
-                };
+                let unknown = delivery == Delivery::Unknown;
                 // A resource seen before costs no allocation.
                 match mark {
-                    Some(m) => *m = new,
+                    Some(m) => m.set(event, unknown),
                     None => {
-                        self.seen.insert(event.resource_address().to_owned(), new);
+                        let m = Mark {
+                            epoch: event.meta.epoch,
+                            seq: event.meta.seq,
+                            id: event.id.clone(),
+                            unknown,
+                        };
+                        self.seen.insert(event.resource_address().to_owned(), m);
                     }
                 }
                 Offer::Sent
@@ -325,121 +344,4 @@ impl Drop for Registration {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proto::Content;
-
-    fn ev(epoch: u64, seq: u64, id: &str, address: &str) -> Arc<Event> {
-        let mut e = Event::synthetic(
-            catalog::OS_CLOCK_SYNC.into(),
-            Content::parse("LOCKED", Some(address.into())).unwrap(),
-        );
-        e.meta.epoch = epoch;
-        e.meta.seq = seq;
-        e.id = id.into();
-        Arc::new(e)
-    }
-
-    #[test]
-    fn dedupe_by_seq_within_a_run_and_by_id_across_runs() {
-        let (tx, mut rx) = mpsc::channel(8);
-        let mut r = Registration::with_stream(RegistrationId(1), catalog::OS_CLOCK_SYNC.into(), tx);
-        assert_eq!(
-            r.offer(&ev(1, 5, "a", "/x"), Delivery::Initial),
-            Offer::Sent
-        );
-        assert_eq!(r.offer(&ev(1, 5, "a", "/x"), Delivery::Live), Offer::Seen);
-        assert_eq!(r.offer(&ev(1, 4, "z", "/x"), Delivery::Live), Offer::Seen);
-        assert_eq!(
-            r.offer(&ev(1, 3, "b", "/y"), Delivery::Live),
-            Offer::Sent,
-            "other resource"
-        );
-        assert_eq!(
-            r.offer(&ev(2, 1, "a", "/x"), Delivery::Repaired),
-            Offer::Seen,
-            "same event, new run"
-        );
-        assert_eq!(
-            r.offer(&ev(2, 2, "c", "/x"), Delivery::Repaired),
-            Offer::Sent
-        );
-        assert_eq!(rx.try_recv().unwrap().delivery, Delivery::Initial);
-        assert_eq!(rx.try_recv().unwrap().meta.seq, 3);
-        assert_eq!(rx.try_recv().unwrap().delivery, Delivery::Repaired);
-    }
-
-    /// The I/O thread allocated the event; the callback thread gives it
-    /// back once the callback has run, so that it is freed there.
-    #[test]
-    fn a_callback_thread_hands_back_the_events_it_is_done_with() {
-        let (shared, _status, spent) = Shared::new();
-        let (ran_tx, ran_rx) = std_mpsc::channel();
-        let mut r = Registration::with_callback(
-            RegistrationId(1),
-            catalog::OS_CLOCK_SYNC.into(),
-            Box::new(move |e: &Event| ran_tx.send(e.meta.seq).unwrap()),
-            8,
-            shared,
-        )
-        .unwrap();
-        let events: Vec<Arc<Event>> = (1..=3).map(|seq| ev(1, seq, "a", "/x")).collect();
-        for e in &events {
-            assert_eq!(r.offer(e, Delivery::Live), Offer::Sent);
-        }
-        r.wake();
-        let wait = std::time::Duration::from_secs(10);
-        for (e, seq) in events.iter().zip(1..) {
-            assert_eq!(ran_rx.recv_timeout(wait).unwrap(), seq);
-            let back = spent.recv_timeout(wait).expect("handed back");
-            assert!(Arc::ptr_eq(&back, e), "the same allocation, seq {seq}");
-        }
-    }
-
-    #[test]
-    fn full_and_closed_queues_are_reported_and_not_marked_seen() {
-        let (tx, rx) = mpsc::channel(1);
-        let mut r = Registration::with_stream(RegistrationId(1), catalog::OS_CLOCK_SYNC.into(), tx);
-        assert_eq!(r.offer(&ev(1, 1, "a", "/x"), Delivery::Live), Offer::Sent);
-        assert_eq!(r.offer(&ev(1, 2, "b", "/x"), Delivery::Live), Offer::Full);
-        assert!(r.is_new(&ev(1, 2, "b", "/x")));
-        drop(rx);
-        assert_eq!(r.offer(&ev(1, 3, "c", "/x"), Delivery::Live), Offer::Closed);
-    }
-}
-
-#[cfg(test)]
-mod unknown_tests {
-    use super::*;
-    use proto::Content;
-
-    #[test]
-    fn an_unknown_resource_is_told_once_and_a_new_state_follows() {
-        let (tx, mut rx) = mpsc::channel(8);
-        let mut r = Registration::with_stream(RegistrationId(1), catalog::OS_CLOCK_SYNC.into(), tx);
-        let mut locked = Event::synthetic(
-            catalog::OS_CLOCK_SYNC.into(),
-            Content::parse("LOCKED", Some("/x".into())).unwrap(),
-        );
-        locked.meta.epoch = 1;
-        locked.meta.seq = 4;
-        let locked = Arc::new(locked);
-        assert_eq!(r.offer(&locked, Delivery::Live), Offer::Sent);
-        assert_eq!(r.unknown_resources(|_| false), ["/x"]);
-        assert!(r.unknown_resources(|res| res == "/x").is_empty());
-        let unknown = Arc::new(Event::unknown(catalog::OS_CLOCK_SYNC.into(), "/x", 2, 0));
-        assert_eq!(r.offer(&unknown, Delivery::Unknown), Offer::Sent);
-        assert!(r.unknown_resources(|_| false).is_empty(), "told once");
-        let again = Arc::new(Event::unknown(catalog::OS_CLOCK_SYNC.into(), "/x", 2, 7));
-        assert_eq!(r.offer(&again, Delivery::Unknown), Offer::Seen);
-        let mut back = Event::clone(&locked);
-        back.meta.epoch = 2;
-        back.meta.seq = 1;
-        back.id = "new-run".into();
-        assert_eq!(r.offer(&Arc::new(back), Delivery::Repaired), Offer::Sent);
-        let got: Vec<Delivery> = std::iter::from_fn(|| rx.try_recv().ok())
-            .map(|e| e.delivery)
-            .collect();
-        assert_eq!(got, [Delivery::Live, Delivery::Unknown, Delivery::Repaired]);
-    }
-}
+mod tests;

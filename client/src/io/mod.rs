@@ -21,30 +21,32 @@
 //! registration's queue; counters are atomics and the status is only
 //! written when it changes. One hand-off per event: to the callback thread.
 //!
-//! This file holds the actor and the live stream; `sub` the SUB connection;
+//! This file holds the actor; `live` the live stream; `sub` the SUB connection;
 //! `session` the link to the broker (connecting, the sync marker, query
 //! tasks); `state` the state taken in (initial state, repairs, unknown,
-//! catching up).
+//! catching up); `pool` the spent events the next ones are decoded into.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use catalog::EventType;
-use proto::frame::{self, Message};
+use proto::Event;
 use proto::query::Reply;
-use proto::{Delivery, Event};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::registry::{Offer, Registration, RegistrationId};
+use crate::registry::{Registration, RegistrationId};
 use crate::{ClientConfig, Error, Shared, Status};
 
+mod live;
+mod pool;
 mod session;
 mod state;
 mod sub;
 
+use pool::Pool;
 use session::fill;
-use sub::{Next, SubConn};
+use sub::SubConn;
 
 /// How often the actor checks liveness, deadlines and lagging callbacks.
 const TICK: Duration = Duration::from_millis(100);
@@ -104,6 +106,8 @@ pub(crate) struct Io {
     internal_rx: mpsc::UnboundedReceiver<Internal>,
     /// Events the callback threads are done with (see [`SPENT_QUEUE`]).
     spent: std::sync::mpsc::Receiver<Arc<Event>>,
+    /// Spent events nobody holds, to decode the next ones into.
+    pool: Pool,
     /// The SUB connection, while there is one.
     sub: Option<SubConn>,
     /// The epoch the status last set names (None: it names none).
@@ -139,6 +143,7 @@ impl Io {
             internal_tx,
             internal_rx,
             spent,
+            pool: Pool::default(),
             sub: None,
             status_epoch: None,
             connecting: false,
@@ -183,7 +188,9 @@ impl Io {
                 _ = ticker.tick() => self.on_tick(),
             }
             self.wake_callbacks();
-            while self.spent.try_recv().is_ok() {}
+            while let Ok(spent) = self.spent.try_recv() {
+                self.pool.give(spent);
+            }
         }
         self.drop_session();
     }
@@ -255,208 +262,9 @@ impl Io {
         }
     }
 
-    /// Wake the callback threads that were given something since the last
-    /// call: once per burst, not once per event.
-    fn wake_callbacks(&mut self) {
-        let pending = self.pending.iter_mut().map(|p| &mut p.registration);
-        for r in self.active.values_mut().flatten().chain(pending) {
-            r.wake();
-        }
-    }
-
-    /// Take every complete message out of the SUB buffer, in order. The
-    /// callbacks are woken every [`WAKE_EVERY`] messages of a long burst,
-    /// so the first events of one need not wait for the last to be decoded.
-    fn drain_sub(&mut self) {
-        let mut taken = 0usize;
-        loop {
-            // Decoded while the frames borrow the receive buffer; handled after.
-            let decoded = match self.sub.as_mut().and_then(SubConn::next) {
-                None => return,
-                Some(Next::Message(parts)) => {
-                    frame::decode_frames(parts.as_slice(), proto::query::MAX_REPLY)
-                        .map_err(|e| e.to_string())
-                }
-                Some(Next::Broken(reason)) => {
-                    self.shared.bump(|c| &c.bad_frames);
-                    tracing::warn!("the broker's PUB broke the protocol ({reason}); reconnecting");
-                    self.drop_session();
-                    return;
-                }
-            };
-            taken += 1;
-            // Free a spent event before the next is allocated: its memory
-            // is at hand in this thread's cache.
-            let _ = self.spent.try_recv();
-            if taken % WAKE_EVERY == 0 {
-                self.wake_callbacks();
-            }
-            match decoded {
-                Ok(message) => self.on_message(message),
-                Err(e) => {
-                    self.shared.bump(|c| &c.bad_frames);
-                    tracing::warn!("undecodable frame from broker: {e}");
-                }
-            }
-        }
-    }
-
-    /// Set the status, and remember the epoch it names (`Connected`,
-    /// `Restarted`), so that every event need not read it under its lock.
-    pub(super) fn set_status(&mut self, status: Status) {
-        self.status_epoch = status.epoch();
-        self.shared.set_status(status);
-    }
-
-    fn on_message(&mut self, message: Message) {
-        self.last_heard = Instant::now();
-        let (epoch, announced) = match &message {
-            Message::Heartbeat(h) => (h.epoch, Some(h.seq)),
-            Message::Sync(m) => (m.epoch, Some(m.seq)),
-            Message::Event(e) => (e.meta.epoch, None),
-            _ => return,
-        };
-        let baseline = announced.unwrap_or_else(|| match &message {
-            Message::Event(e) => e.meta.seq.saturating_sub(1),
-            _ => 0,
-        });
-        match self.epoch {
-            None => {
-                self.epoch = Some(epoch);
-                self.last_seq = baseline;
-            }
-            Some(known) if known != epoch => {
-                tracing::info!(
-                    old = known,
-                    new = epoch,
-                    "broker restarted; resynchronizing"
-                );
-                self.shared.bump(|c| &c.restarts);
-                self.epoch = Some(epoch);
-                self.last_seq = baseline;
-                self.cache.clear();
-                // Also when the outage was too short to be Lost: a restart
-                // is news for the application, and so is what it forgot.
-                self.set_status(Status::Restarted {
-                    previous: known,
-                    epoch,
-                });
-                self.request_repair();
-            }
-            Some(_) => {}
-        }
-        if self.status_epoch != Some(epoch) {
-            self.set_status(Status::Connected { epoch });
-        }
-        match message {
-            Message::Heartbeat(h) => {
-                self.interval = Duration::from_millis(h.interval_ms.clamp(10, 60_000));
-                self.check_announced(h.seq);
-            }
-            Message::Sync(m) => {
-                self.check_announced(m.seq);
-                if self.sync_token.as_ref().is_some_and(|(t, _)| *t == m.token) {
-                    self.synced = true;
-                    self.sync_token = None;
-                    self.request_initials();
-                }
-            }
-            Message::Event(e) => {
-                if e.meta.seq <= self.last_seq {
-                    return;
-                }
-                if e.meta.seq > self.last_seq + 1 {
-                    self.note_gap(self.last_seq, e.meta.seq);
-                }
-                self.last_seq = e.meta.seq;
-                self.deliver_live(Arc::new(e));
-            }
-            _ => {}
-        }
-    }
-
-    /// A heartbeat or marker says events up to `seq` were published.
-    fn check_announced(&mut self, seq: u64) {
-        if seq > self.last_seq {
-            self.note_gap(self.last_seq, seq + 1);
-            self.last_seq = seq;
-        }
-    }
-
-    fn note_gap(&mut self, last: u64, next: u64) {
-        tracing::warn!(
-            "missed events {}..{}; repairing from current state",
-            last + 1,
-            next - 1
-        );
-        self.shared.bump(|c| &c.gaps);
-        self.request_repair();
-    }
-
-    fn deliver_live(&mut self, event: Arc<Event>) {
-        let capacity = self.config.callback_queue;
-        let mut watched = false;
-        for p in self
-            .pending
-            .iter_mut()
-            .filter(|p| p.registration.event_type == event.event_type)
-        {
-            watched = true;
-            if p.buffer.len() < capacity {
-                p.buffer.push(Arc::clone(&event));
-            } else {
-                // Caught up from the cache once active.
-                p.registration.lagged = true;
-            }
-        }
-        if let Some(list) = self.active.get_mut(&event.event_type) {
-            watched = true;
-            for r in list.iter_mut() {
-                if r.lagged {
-                    self.shared.bump(|c| &c.skipped);
-                    continue;
-                }
-                match r.offer(&event, Delivery::Live) {
-                    Offer::Sent => self.shared.bump(|c| &c.delivered),
-                    Offer::Full => {
-                        r.lagged = true;
-                        self.shared.bump(|c| &c.overflows);
-                        self.shared.bump(|c| &c.skipped);
-                        tracing::warn!(
-                            registration = r.id.get(),
-                            "callback queue full; it skips live events until it is \
-                             caught up with the current state (delivered as Repaired)"
-                        );
-                    }
-                    Offer::Seen | Offer::Closed => {}
-                }
-            }
-        }
-        if watched {
-            self.remember(event);
-        }
-    }
-
-    /// Keep `event` as the latest of its resource if it is newer.
-    fn remember(&mut self, event: Arc<Event>) {
-        let rows = match self.cache.get_mut(&event.event_type) {
-            Some(rows) => rows,
-            None => self.cache.entry(event.event_type.clone()).or_default(),
-        };
-        match rows.get_mut(event.resource_address()) {
-            Some(old) => {
-                if old.meta.epoch != event.meta.epoch || old.meta.seq < event.meta.seq {
-                    *old = event;
-                }
-            }
-            None => {
-                rows.insert(event.resource_address().to_owned(), event);
-            }
-        }
-    }
-
     fn on_tick(&mut self) {
         let now = Instant::now();
+        self.pool.trim();
         let wanted = !self.active.is_empty() || !self.pending.is_empty();
         // Liveness: silence longer than N heartbeats means the broker is gone,
         // whether the connection is still open (a stopped broker, a network
