@@ -198,6 +198,9 @@ fn trial(env: &Env, contender: Contender, k: usize, rate: f64, secs: f64) -> Tri
             system_us: per_event(outcome.cpu.unwrap_or_default()),
             emitter_us: per_event(outcome.emitter_cpu),
             subscriber_us: per_event(outcome.subscribers_cpu) / k as f64,
+            subscriber_switches: outcome
+                .subscriber_switches
+                .map(|n| n as f64 / load.count as f64 / k as f64),
         };
         Ok((ok, why, cost))
     })();

@@ -118,6 +118,9 @@ pub struct Outcome {
     /// from `go` until every subscriber had reported.
     pub emitter_cpu: Duration,
     pub subscribers_cpu: Duration,
+    /// Context switches of all subscriber processes together over the same
+    /// span (None if one did not say).
+    pub subscriber_switches: Option<u64>,
 }
 
 impl Outcome {
@@ -246,6 +249,10 @@ pub fn run_load_with(
     };
     let emitter_at_go = cpu_of(&[&emitter]);
     let subscribers_at_go = cpu_of(&subs.iter().collect::<Vec<_>>());
+    let switches_at_go: Option<u64> = subs
+        .iter()
+        .map(|p| crate::wire::load::context_switches(&p.pid().to_string()).ok())
+        .sum();
     let begun = Instant::now();
     let stop = |sampler: &mut Option<Sampler>| {
         let sampled = sampler.take().map(Sampler::stop);
@@ -264,12 +271,20 @@ pub fn run_load_with(
     }
     let report_deadline = Instant::now() + Duration::from_secs(60);
     let mut sockets = Vec::new();
+    // Each process says its own total as it reports (its threads are all
+    // still there then), once per socket.
+    let mut switches_at_end = Some(0u64);
     for sub in &mut subs {
         let line = sub.expect("[", report_deadline)?;
         let reports: Vec<SocketReport> =
             serde_json::from_str(&line).with_context(|| format!("{} report", sub.name))?;
+        let own = reports.first().and_then(|r| r.switches);
+        switches_at_end = switches_at_end.zip(own).map(|(a, b)| a + b);
         sockets.extend(reports);
     }
+    let subscriber_switches = switches_at_end
+        .zip(switches_at_go)
+        .map(|(end, go)| end.saturating_sub(go));
     let (peak_rss, cpu, wall) = sampled.unwrap_or_else(|| stop(&mut sampler));
     // A subscriber that has reported may have exited: its counters stay
     // readable until it is reaped, when this load's processes are dropped.
@@ -284,6 +299,7 @@ pub fn run_load_with(
         wall,
         emitter_cpu,
         subscribers_cpu,
+        subscriber_switches,
     })
 }
 

@@ -34,6 +34,9 @@ pub struct Cost {
     /// One subscriber process, µs per event it received (all of them,
     /// divided by K).
     pub subscriber_us: f64,
+    /// Context switches of one subscriber process (all its threads) per
+    /// event it received, the same way; None if a subscriber did not say.
+    pub subscriber_switches: Option<f64>,
 }
 
 impl Cost {

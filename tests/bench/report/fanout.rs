@@ -21,9 +21,12 @@ impl Results {
              of CPU per second: at these costs it carries at most {cores} s / all events \
              per second, and at most {cores} s / (emitter + K × subscriber) even if the \
              system under test cost nothing — the bench's own processes bound the rate \
-             there.\n\n\
-             | K | system | rate (ev/s) | system µs | emitter µs | one subscriber µs | all µs (system + emitter + K × subscriber) | {cores} cores / all (ev/s) | {cores} cores / (emitter + K × subscriber) (ev/s) |\n\
-             |---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+             there. The subscriber's context switches per event (all its threads, \
+             from /proc/PID/task/*/status, the same span) count how often it went off \
+             the CPU and was woken again: one per event for a process that waits on its \
+             socket for each one, more where a thread hands each event to another.\n\n\
+             | K | system | rate (ev/s) | system µs | emitter µs | one subscriber µs | one subscriber: context switches per event | all µs (system + emitter + K × subscriber) | {cores} cores / all (ev/s) | {cores} cores / (emitter + K × subscriber) (ev/s) |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         );
         for f in &self.fanout {
             let best = f
@@ -35,13 +38,15 @@ impl Results {
             let total = cost.total_us(f.k);
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} |",
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {:.0} | {:.0} |",
                 f.k,
                 f.contender.name(),
                 f.rate,
                 cost.system_us,
                 cost.emitter_us,
                 cost.subscriber_us,
+                cost.subscriber_switches
+                    .map_or_else(|| "–".to_owned(), |n| format!("{n:.2}")),
                 total,
                 cores as f64 * 1e6 / total,
                 cores as f64 * 1e6 / (total - cost.system_us)

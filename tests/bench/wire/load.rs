@@ -287,6 +287,7 @@ impl Tally {
             bad: self.bad,
             last_ns: self.last_ns,
             times,
+            switches: context_switches("self").ok(),
         }
     }
 }
@@ -309,6 +310,34 @@ pub struct SocketReport {
     /// `(n, receive time ns)` of the measured range, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<Vec<(u64, u64)>>,
+    /// Context switches of the whole subscriber process (all its threads)
+    /// since it started, read as it reports; the same number in each of
+    /// its sockets' reports. None from a subscriber that does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switches: Option<u64>,
+}
+
+/// Context switches, voluntary and not, of every thread of process `pid`
+/// (a number, or `self`): `/proc/PID/task/*/status`. Each is a time the
+/// thread went off the CPU: mostly, for a subscriber, a wait for the next
+/// event and the wake-up that ends it.
+pub fn context_switches(pid: &str) -> std::io::Result<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        // A thread that ended meanwhile is not counted.
+        let Ok(status) = std::fs::read_to_string(task?.path().join("status")) else {
+            continue;
+        };
+        total += status
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+            })
+            .filter_map(|v| v.trim().parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    Ok(total)
 }
 
 impl SocketReport {
