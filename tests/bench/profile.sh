@@ -9,7 +9,11 @@
 #
 # Each LABEL=BINDIR is a directory holding ptp-broker, bench-client and
 # bench-emit (e.g. before=/tmp/before-bin after=target/release), profiled
-# in turn under the same load. Needs perf (linux-perf).
+# in turn under the same load. Needs perf (linux-perf). KEEP=1 keeps the
+# perf data (its directory is /tmp/ptp-profile.*); PERF_CALLGRAPH sets the
+# broker's call-graph option (default -g, frame pointers: Rust code has
+# none, so callers of a libc function such as memcmp need
+# PERF_CALLGRAPH="--call-graph dwarf,16384", and then perf report -G).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -73,7 +77,7 @@ profile() {
     exec 4> "$d/emit.in"
     wait_for "$d/client.out" 100 warm
     client=$(pgrep -P "$wrapper" -f bench-client)
-    perf record -F 999 -g -p "$broker" -o "$d/broker.data" > /dev/null 2>&1 &
+    perf record -F 999 ${PERF_CALLGRAPH:--g} -p "$broker" -o "$d/broker.data" > /dev/null 2>&1 &
     recorders=($!)
     perf record -F 999 -g -p "$client" -o "$d/client.data" > /dev/null 2>&1 &
     recorders+=($!)

@@ -16,7 +16,7 @@
 
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use proto::Origin;
 use proto::frame::DecodeError;
@@ -169,7 +169,9 @@ async fn connection(
     }
     let mut pongs = Vec::new();
     loop {
-        if conn.read.read_buf(inbox.buffer()).await? == 0 {
+        let read = conn.read.read_buf(inbox.buffer()).await?;
+        let received = Instant::now();
+        if read == 0 {
             return if inbox.pending() == 0 {
                 Ok(())
             } else {
@@ -186,7 +188,7 @@ async fn connection(
                 _ => Ok(()),
             });
             match message.map_err(Dropped::Protocol)? {
-                Some(parts) => take(parts, broker, options.max_body, log),
+                Some(parts) => take(parts, broker, options.max_body, received, log),
                 None => break,
             }
         }
@@ -227,10 +229,16 @@ async fn handshake(conn: &mut Conn, inbox: &mut Inbox) -> Result<(), Dropped> {
 }
 
 /// Decode, validate and accept one message, counting the outcome.
-fn take(parts: Parts<'_>, broker: &Broker, max_body: usize, log: &Mutex<RejectLog>) {
+fn take(
+    parts: Parts<'_>,
+    broker: &Broker,
+    max_body: usize,
+    received: Instant,
+    log: &Mutex<RejectLog>,
+) {
     let result = match parts.as_slice() {
         [topic, body] if parts.count() == 2 => broker
-            .accept_frames(topic, body, max_body, Origin::Synthetic)
+            .accept_frames(topic, body, max_body, Origin::Synthetic, received)
             .map(drop)
             .map_err(|e| e.to_string()),
         _ => Err(DecodeError::FrameCount(parts.count()).to_string()),

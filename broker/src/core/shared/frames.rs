@@ -27,15 +27,19 @@ impl Broker {
     /// [`Broker::accept`] after decoding them, except that a body that is
     /// already what the broker publishes — the fast shape, its type the
     /// topic, its values in their one spelling — is stamped as it came
-    /// instead of decoded and encoded again. Returns its sequence number.
+    /// instead of decoded and encoded again. `received` is when it was
+    /// read: one clock reading for every message of a read, not one each
+    /// (the row's receive time, and where the publish latency starts).
+    /// Returns its sequence number.
     pub fn accept_frames(
         &self,
         topic: &[u8],
         body: &[u8],
         max_body: usize,
         origin: Origin,
+        received: Instant,
     ) -> Result<u64, AcceptError> {
-        if let Some(accepted) = self.accept_as_received(topic, body, max_body, origin) {
+        if let Some(accepted) = self.accept_as_received(topic, body, max_body, origin, received) {
             return accepted;
         }
         match frame::decode(topic, body, max_body)? {
@@ -53,6 +57,7 @@ impl Broker {
         body: &[u8],
         max_body: usize,
         origin: Origin,
+        received: Instant,
     ) -> Option<Result<u64, AcceptError>> {
         if body.len() > max_body {
             return None;
@@ -67,7 +72,6 @@ impl Broker {
             return None;
         }
         let resource = view.resource_address();
-        let now = Instant::now();
         let mut guard = self.lock();
         let state = &mut *guard;
         let meta = Meta {
@@ -82,7 +86,7 @@ impl Broker {
         }
         let wire = Wire::write(topic.as_bytes(), size, |out| view.write_stamped(meta, out));
         state.seq = meta.seq;
-        self.store(state, &event_type, resource, wire, None, meta.seq, now);
+        self.store(state, &event_type, resource, wire, None, meta.seq, received);
         Some(Ok(meta.seq))
     }
 }
@@ -128,7 +132,7 @@ mod tests {
         let f = frame::encode_event(&e).unwrap();
         let max = frame::DEFAULT_MAX_BODY;
         // This body takes the stamping path, not the owned one.
-        let taken = b.accept_as_received(&f.topic, &f.body, max, Origin::Synthetic);
+        let taken = b.accept_as_received(&f.topic, &f.body, max, Origin::Synthetic, Instant::now());
         assert_eq!(taken, Some(Ok(1)));
         let mut stamped = e.clone();
         stamped.meta = Meta {
@@ -147,7 +151,7 @@ mod tests {
         // The same resource again updates its row.
         let f = frame::encode_event(&lock_state("FREERUN")).unwrap();
         assert_eq!(
-            b.accept_frames(&f.topic, &f.body, max, Origin::Synthetic),
+            b.accept_frames(&f.topic, &f.body, max, Origin::Synthetic, Instant::now()),
             Ok(2)
         );
         let events = b.snapshot(&all()).events;
@@ -164,11 +168,11 @@ mod tests {
         lower.data.values[0].value = "holdover".into();
         let f = frame::encode_event(&lower).unwrap();
         assert_eq!(
-            b.accept_as_received(&f.topic, &f.body, max, Origin::Synthetic),
+            b.accept_as_received(&f.topic, &f.body, max, Origin::Synthetic, Instant::now()),
             None
         );
         assert_eq!(
-            b.accept_frames(&f.topic, &f.body, max, Origin::Synthetic),
+            b.accept_frames(&f.topic, &f.body, max, Origin::Synthetic, Instant::now()),
             Ok(1)
         );
         let published = rx.try_recv().unwrap().wire.event().unwrap();
@@ -177,28 +181,34 @@ mod tests {
         let f = frame::encode_event(&lock_state("LOCKED")).unwrap();
         let alias = catalog::PTP_LOCK_STATE.name().as_bytes();
         assert_eq!(
-            b.accept_as_received(alias, &f.body, max, Origin::Synthetic),
+            b.accept_as_received(alias, &f.body, max, Origin::Synthetic, Instant::now()),
             None
         );
         assert_eq!(
-            b.accept_frames(alias, &f.body, max, Origin::Synthetic),
+            b.accept_frames(alias, &f.body, max, Origin::Synthetic, Instant::now()),
             Ok(2)
         );
         // Refusals say why, as the owned path does.
         let mut wobbly = lock_state("LOCKED");
         wobbly.data.values[0].value = "WOBBLY".into();
         let f = frame::encode_event(&wobbly).unwrap();
-        let err = b.accept_frames(&f.topic, &f.body, max, Origin::Synthetic);
+        let err = b.accept_frames(&f.topic, &f.body, max, Origin::Synthetic, Instant::now());
         assert!(matches!(err, Err(AcceptError::Value(_))), "{err:?}");
         let heartbeat = frame::encode_heartbeat(&frame::Heartbeat {
             epoch: 1,
             seq: 1,
             interval_ms: 1000,
         });
-        let err = b.accept_frames(&heartbeat.topic, &heartbeat.body, max, Origin::Synthetic);
+        let err = b.accept_frames(
+            &heartbeat.topic,
+            &heartbeat.body,
+            max,
+            Origin::Synthetic,
+            Instant::now(),
+        );
         assert_eq!(err, Err(AcceptError::OwnTopic));
         let f = frame::encode_event(&lock_state("LOCKED")).unwrap();
-        let err = b.accept_frames(&f.topic, &f.body, 100, Origin::Synthetic);
+        let err = b.accept_frames(&f.topic, &f.body, 100, Origin::Synthetic, Instant::now());
         assert!(
             matches!(
                 err,
@@ -216,7 +226,7 @@ mod tests {
         b.attach(Arc::clone(&outbox));
         let f = frame::encode_event(&lock_state("LOCKED")).unwrap();
         let max = frame::DEFAULT_MAX_BODY;
-        let taken = b.accept_as_received(&f.topic, &f.body, max, Origin::Synthetic);
+        let taken = b.accept_as_received(&f.topic, &f.body, max, Origin::Synthetic, Instant::now());
         assert_eq!(taken, Some(Ok(1)));
         let got = outbox.next(&b).await.unwrap();
         assert_eq!(got.meta.seq, 1);
@@ -315,7 +325,7 @@ mod tests {
                     b.accept(held.clone(), Origin::Upstream).unwrap();
                 }
             }
-            let by_frames = framed.accept_frames(topic.as_bytes(), &body, max, origin);
+            let by_frames = framed.accept_frames(topic.as_bytes(), &body, max, origin, Instant::now());
             let by_owned = match frame::decode(topic.as_bytes(), &body, max) {
                 Ok(Message::Event(event)) => owned.accept(event, origin),
                 Ok(_) => Err(AcceptError::OwnTopic),

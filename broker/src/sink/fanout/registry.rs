@@ -33,6 +33,13 @@ struct Entry {
     prefixes: Arc<[Bytes]>,
 }
 
+impl Entry {
+    /// Whether one of its subscriptions is a prefix of `topic`.
+    fn takes(&self, topic: &[u8]) -> bool {
+        self.prefixes.iter().any(|p| topic.starts_with(p))
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     next_id: u64,
@@ -118,23 +125,32 @@ impl Registry {
     ) -> usize {
         // One look at the subscribers for the whole batch.
         let snapshot = self.lock().snapshot.clone();
-        let mut dropped = 0;
+        // Who takes a topic is decided once for a run of messages of that
+        // topic (a batch is mostly one type): one comparison per message,
+        // where matching each one anew compared it with every prefix of
+        // every subscriber.
+        let mut takes = Vec::with_capacity(snapshot.len());
+        let mut last: Option<&[u8]> = None;
+        let (mut published, mut dropped) = (0, 0);
         for (topic, message) in messages {
-            self.published.fetch_add(1, Ordering::Relaxed);
-            dropped += Self::offer(&snapshot, topic, message);
+            if last != Some(topic) {
+                takes.clear();
+                takes.extend(snapshot.iter().map(|e| e.takes(topic)));
+                last = Some(topic);
+            }
+            published += 1;
+            dropped += Self::offer(&snapshot, &takes, message);
         }
+        self.published.fetch_add(published, Ordering::Relaxed);
         self.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
         dropped
     }
 
-    /// Queue `message` for every subscriber of `snapshot` whose prefixes
-    /// match `topic`; how many queues were full.
-    fn offer(snapshot: &[Entry], topic: &[u8], message: &Bytes) -> usize {
+    /// Queue `message` for every subscriber of `snapshot` that `takes` it;
+    /// how many queues were full.
+    fn offer(snapshot: &[Entry], takes: &[bool], message: &Bytes) -> usize {
         let mut dropped = 0;
-        for entry in snapshot.iter() {
-            if !entry.prefixes.iter().any(|p| topic.starts_with(p)) {
-                continue;
-            }
+        for (entry, _) in snapshot.iter().zip(takes).filter(|(_, takes)| **takes) {
             match entry.peer.queue.try_send(message.clone()) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => {
@@ -191,5 +207,67 @@ impl Peer {
             "subscriber queue full: message dropped for this subscriber"
         );
         *log = (Some(now), 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_subscriber_gets_the_messages_of_its_prefixes_in_a_mixed_batch() {
+        let registry = Registry::new(64, 8);
+        let mut queues = Vec::new();
+        for prefixes in [&[&b"a."[..]][..], &[b"b."], &[b"a.x", b"b."], &[b""], &[]] {
+            let (tx, rx) = mpsc::channel(64);
+            let (id, _) = registry.add(format!("{prefixes:?}"), tx);
+            let prefixes: Vec<Bytes> = prefixes.iter().map(|p| Bytes::copy_from_slice(p)).collect();
+            registry.set_subscriptions(id, &prefixes);
+            queues.push(rx);
+        }
+        let topics: [&[u8]; 7] = [b"a.x", b"a.x", b"b.y", b"a.z", b"a.z", b"a.x", b"c"];
+        let messages: Vec<Bytes> = (0..topics.len())
+            .map(|n| Bytes::from(vec![n as u8]))
+            .collect();
+        let dropped = registry.publish_all(topics.iter().copied().zip(&messages));
+        assert_eq!(dropped, 0);
+        let got: Vec<Vec<u8>> = queues
+            .iter_mut()
+            .map(|rx| {
+                std::iter::from_fn(|| rx.try_recv().ok())
+                    .map(|m| m[0])
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                vec![0, 1, 3, 4, 5],
+                vec![2],
+                vec![0, 1, 2, 5],
+                vec![0, 1, 2, 3, 4, 5, 6],
+                vec![],
+            ]
+        );
+        assert_eq!(registry.stats().published, 7);
+    }
+
+    #[test]
+    fn a_full_queue_drops_for_that_subscriber_only() {
+        let registry = Registry::new(1, 8);
+        let (full_tx, _full_rx) = mpsc::channel(1);
+        let (room_tx, mut room_rx) = mpsc::channel(8);
+        for tx in [full_tx, room_tx] {
+            let (id, _) = registry.add("peer".into(), tx);
+            registry.set_subscriptions(id, &[Bytes::from_static(b"")]);
+        }
+        let messages: Vec<Bytes> = (0..3u8).map(|n| Bytes::from(vec![n])).collect();
+        let topic: &[u8] = b"t";
+        assert_eq!(registry.publish_all(messages.iter().map(|m| (topic, m))), 2);
+        assert_eq!(registry.stats().dropped, 2);
+        let got: Vec<u8> = std::iter::from_fn(|| room_rx.try_recv().ok())
+            .map(|m| m[0])
+            .collect();
+        assert_eq!(got, [0, 1, 2]);
     }
 }
