@@ -27,8 +27,11 @@ impl Io {
     /// Take every complete message out of the SUB buffer, in order. The
     /// callbacks are woken every [`WAKE_EVERY`] messages of a long burst,
     /// so the first events of one need not wait for the last to be decoded.
+    /// The broker was heard if any message decoded: one clock reading per
+    /// read, not per message.
     pub(super) fn drain_sub(&mut self) {
         let mut taken = 0usize;
+        let mut heard = false;
         loop {
             // Take a spent event back first: the next one may reuse it.
             if let Ok(spent) = self.spent.try_recv() {
@@ -36,7 +39,7 @@ impl Io {
             }
             // Decoded while the frames borrow the receive buffer; handled after.
             let decoded = match self.sub.as_mut().and_then(SubConn::next) {
-                None => return,
+                None => break,
                 Some(Next::Message(parts)) => self
                     .pool
                     .decode(parts.as_slice(), proto::query::MAX_REPLY)
@@ -58,8 +61,13 @@ impl Io {
                 Err(e) => {
                     self.shared.bump(|c| &c.bad_frames);
                     tracing::warn!("undecodable frame from broker: {e}");
+                    continue;
                 }
             }
+            heard = true;
+        }
+        if heard {
+            self.last_heard = Instant::now();
         }
     }
 
@@ -106,9 +114,9 @@ impl Io {
 
     /// The broker is alive and in run `epoch`; `baseline` is the last seq
     /// it says it published (or, for an event, the one before it): where a
-    /// new run's sequence starts.
+    /// new run's sequence starts. (That it was heard is noted once per
+    /// read, by [`Io::drain_sub`].)
     fn observe(&mut self, epoch: u64, baseline: u64) {
-        self.last_heard = Instant::now();
         match self.epoch {
             None => {
                 self.epoch = Some(epoch);
