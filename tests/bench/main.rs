@@ -9,13 +9,15 @@
 //! builds the C programs (libzmq forwarder, C SUB); [`harness`] is the
 //! load procedure, [`search`] the rate search; [`fanout`] is scenario 1
 //! (searches interleaved trial by trial, and the loopback probe),
-//! [`latency`] scenario 2 (paths in interleaved rounds), [`scenarios`] the
+//! [`decode_cost`] what decoding an event costs (the client's bound in
+//! scenario 1), [`latency`] scenario 2 (paths in interleaved rounds), [`scenarios`] the
 //! sizes and scenario 3, [`sinks`] the fourth (the broker's webhook,
 //! JSON-RPC and NATS sinks); [`report`] renders markdown and the goals.
 //! `bench-sub`, `bench-emit` and `bench-client` (sub.rs with sub_listen.rs
 //! and sub_probe.rs, emit.rs, client_sub.rs) are the helper processes;
 //! [`wire`] is what they share with this driver.
 
+mod decode_cost;
 mod fanout;
 mod harness;
 mod latency;
@@ -88,6 +90,10 @@ fn run() -> anyhow::Result<bool> {
 
     if args.scenarios.contains(&1) {
         eprintln!("scenario 1: fan-out throughput");
+        match decode_cost::measure() {
+            Ok(cost) => results.decode = Some(cost),
+            Err(e) => results.errors.push(format!("decode cost: {e:#}")),
+        }
         for &k in &sizes.fanout_k {
             let (rows, loopback) = fanout::fanout(&env, &sizes, k);
             results.fanout.extend(rows);

@@ -17,6 +17,7 @@ mod goals;
 mod latency;
 mod sinks;
 
+use crate::decode_cost::DecodeCost;
 use crate::fanout::{Fanout, Loopback};
 use crate::latency::Latency;
 use crate::scenarios::Scale;
@@ -29,6 +30,8 @@ pub struct Results {
     /// Scenario 1: one row per contender and K, and the loopback probe per K.
     pub fanout: Vec<Fanout>,
     pub loopback: Vec<Loopback>,
+    /// What decoding one bench event costs (scenario 1's client bound).
+    pub decode: Option<DecodeCost>,
     /// The libzmq forwarder's I/O threads (ZMQ_IO_THREADS).
     pub forwarder_io_threads: usize,
     /// The smoke's tiny sizes: the goals are shown, not judged.

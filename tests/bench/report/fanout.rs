@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use super::{Results, ratio, trace};
 use crate::fanout::{Contender, Fanout};
 use crate::peers::System;
+use crate::search::Cost;
 
 impl Results {
     /// What each process of the highest passing trial spent per event, and
@@ -29,12 +30,7 @@ impl Results {
              |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         );
         for f in &self.fanout {
-            let best = f
-                .trials
-                .iter()
-                .filter(|t| t.ok && t.rate == f.rate)
-                .find_map(|t| t.cost);
-            let Some(cost) = best else { continue };
+            let Some(cost) = best_cost(f) else { continue };
             let total = cost.total_us(f.k);
             let _ = writeln!(
                 md,
@@ -50,6 +46,56 @@ impl Results {
                 total,
                 cores as f64 * 1e6 / total,
                 cores as f64 * 1e6 / (total - cost.system_us)
+            );
+        }
+        md
+    }
+
+    /// What decoding costs, and what it bounds: a client that decodes and
+    /// validates each event once spends at least a raw SUB's CPU per event
+    /// plus that decode, so even with nothing else (no hand-off, no
+    /// bookkeeping) the cores carry at most cores / (system + emitter +
+    /// K × (raw SUB + decode)) events per second, with the broker's and the
+    /// emitter's costs of the raw SUB's best trial.
+    fn decode_bound(&self) -> String {
+        // At a fixed rate (the smoke) there is no max rate to bound.
+        let Some(d) = self.decode.filter(|_| !self.smoke) else {
+            return String::new();
+        };
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let decode_us = d.decode_ns / 1e3;
+        let mut md = format!(
+            "\nWhat decoding costs, measured in the bench process before the searches \
+             (the fastest of 5 batches of 200,000 on the bench's {}-byte event): \
+             `proto::frame::view` {:.0} ns, `proto::frame::decode_event_into` (the view, \
+             the copy into a spent event, validation: what the client's I/O thread does \
+             per event) {:.0} ns. A client that decodes and validates each event once \
+             costs at least one raw SUB subscriber plus that, even with no hand-off and \
+             no bookkeeping; with the broker's and the emitter's costs of the raw SUB's \
+             best trial, {cores} cores then carry at most:\n\n\
+             | K | one raw SUB µs | + decode µs | {cores} cores / (system + emitter + K × both) (ev/s) | that / raw SUB's max rate | client::register / raw SUB, measured |\n\
+             |---|---:|---:|---:|---:|---:|\n",
+            d.body_bytes, d.view_ns, d.decode_ns
+        );
+        let mut ks: Vec<usize> = self.fanout.iter().map(|f| f.k).collect();
+        ks.sort_unstable();
+        ks.dedup();
+        for k in ks {
+            let Some(raw) = self.broker_fanout(k) else {
+                continue;
+            };
+            let Some(cost) = best_cost(raw) else { continue };
+            let bound = cores as f64 * 1e6
+                / (cost.system_us + cost.emitter_us + k as f64 * (cost.subscriber_us + decode_us));
+            let client = self.fanout_of(Contender::Client, k);
+            let _ = writeln!(
+                md,
+                "| {k} | {:.2} | {:.2} | {:.0} | {} | {} |",
+                cost.subscriber_us,
+                decode_us,
+                bound,
+                ratio(bound, raw.rate),
+                client.map_or_else(|| "–".to_owned(), |c| ratio(c.rate, raw.rate)),
             );
         }
         md
@@ -124,6 +170,7 @@ impl Results {
             }
         }
         md.push_str(&self.cost_table());
+        md.push_str(&self.decode_bound());
         md.push_str("\nSearch trace (each trial a fresh run):\n\n");
         for f in &self.fanout {
             let _ = writeln!(
@@ -154,5 +201,76 @@ impl Results {
             );
         }
         md
+    }
+}
+
+/// The costs of `f`'s highest passing trial.
+fn best_cost(f: &Fanout) -> Option<Cost> {
+    f.trials
+        .iter()
+        .filter(|t| t.ok && t.rate == f.rate)
+        .find_map(|t| t.cost)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode_cost::DecodeCost;
+    use crate::search::Trial;
+
+    fn row(contender: Contender, k: usize, rate: f64, cost: Cost) -> Fanout {
+        let trial = |rate, ok| Trial {
+            rate,
+            ok,
+            why: String::new(),
+            cost: Some(cost),
+        };
+        Fanout {
+            contender,
+            subscribers: "",
+            k,
+            rate,
+            limit: String::new(),
+            // A passing trial below the best: its cost is not the one used.
+            trials: vec![trial(rate / 2.0, true), trial(rate, true)],
+        }
+    }
+
+    #[test]
+    fn the_decode_bound_adds_the_decode_to_the_raw_subscriber() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        let raw = Cost {
+            system_us: 2.0,
+            emitter_us: 1.0,
+            subscriber_us: 0.5,
+            subscriber_switches: None,
+        };
+        let results = Results {
+            fanout: vec![
+                row(Contender::Raw(System::Broker), 8, 100_000.0, raw),
+                row(Contender::Client, 8, 40_000.0, raw),
+            ],
+            decode: Some(DecodeCost {
+                body_bytes: 458,
+                view_ns: 150.0,
+                decode_ns: 500.0,
+            }),
+            ..Results::default()
+        };
+        // cores / (2 + 1 + 8 × (0.5 + 0.5)) µs.
+        let bound = cores * 1e6 / 11.0;
+        let md = results.decode_bound();
+        let want = format!(
+            "| 8 | 0.50 | 0.50 | {bound:.0} | {} | 0.40× |",
+            ratio(bound, 100_000.0)
+        );
+        assert!(md.contains(&want), "{md}");
+        assert!(md.contains("458-byte event"), "{md}");
+        // The smoke runs at fixed rates: no max rate, no bound.
+        let smoke = Results {
+            smoke: true,
+            ..results
+        };
+        assert_eq!(smoke.decode_bound(), "");
     }
 }
