@@ -71,6 +71,14 @@ fn signed_ms(a: Duration, b: Duration) -> String {
     format!("{:+.3}", (a.as_secs_f64() - b.as_secs_f64()) * 1e3)
 }
 
+/// The distinct K values of some rows, in order.
+fn distinct_ks(ks: impl IntoIterator<Item = usize>) -> Vec<usize> {
+    let mut ks: Vec<usize> = ks.into_iter().collect();
+    ks.sort_unstable();
+    ks.dedup();
+    ks
+}
+
 /// A search's trials: `rate verdict, …`.
 fn trace(trials: &[Trial]) -> String {
     let trace: Vec<String> = trials

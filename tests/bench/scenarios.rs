@@ -58,8 +58,8 @@ impl Sizes {
             loopback_runs: 3,
             loopback_deliveries: 8_000_000,
             latency_k: 64,
-            // 4,000: a p99 of the 40 slowest; with 1,000 the floor's p99
-            // moved between 2.2 and 4.4 ms run to run.
+            // 4,000: a p99 of the 40 slowest (of 10 with 1,000). The p99
+            // rows still move run to run: docs/BENCHMARKS.md, the reading.
             latency_events: 4000,
             latency_rate: 200.0,
             latency_rounds: 4,

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Results, ratio, trace};
+use super::{Results, distinct_ks, ratio, trace};
 use crate::fanout::{Contender, Fanout};
 use crate::peers::System;
 use crate::search::Cost;
@@ -77,10 +77,7 @@ impl Results {
              |---|---:|---:|---:|---:|---:|\n",
             d.body_bytes, d.view_ns, d.decode_ns
         );
-        let mut ks: Vec<usize> = self.fanout.iter().map(|f| f.k).collect();
-        ks.sort_unstable();
-        ks.dedup();
-        for k in ks {
+        for k in distinct_ks(self.fanout.iter().map(|f| f.k)) {
             let Some(raw) = self.broker_fanout(k) else {
                 continue;
             };
@@ -130,11 +127,8 @@ impl Results {
              |---|---|---|---:|---:|---:|---|\n",
             self.forwarder_io_threads
         );
-        let mut ks: Vec<usize> = self.fanout.iter().map(|f| f.k).collect();
-        ks.extend(self.loopback.iter().map(|l| l.k));
-        ks.sort_unstable();
-        ks.dedup();
-        for k in ks {
+        let fanout = self.fanout.iter().map(|f| f.k);
+        for k in distinct_ks(fanout.chain(self.loopback.iter().map(|l| l.k))) {
             let broker = self.broker_fanout(k);
             for f in self.fanout.iter().filter(|f| f.k == k) {
                 let _ = writeln!(

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::{Results, mb, ms};
+use super::{Results, distinct_ks, mb, ms};
 use crate::fanout::Contender;
 use crate::latency::Path;
 use crate::peers::System;
@@ -155,9 +155,7 @@ impl Results {
                 "deliveries/s",
             ),
         ];
-        let mut ks: Vec<usize> = self.fanout.iter().map(|f| f.k).collect();
-        ks.sort_unstable();
-        ks.dedup();
+        let ks = distinct_ks(self.fanout.iter().map(|f| f.k));
         for k in if ks.is_empty() { vec![8] } else { ks } {
             goals.push(Goal::ratio(
                 format!(

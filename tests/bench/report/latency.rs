@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Results, ms, ratio, signed_ms};
+use super::{Results, distinct_ks, ms, ratio, signed_ms};
 use crate::latency::{Latency, Path};
 
 impl Results {
@@ -41,10 +41,7 @@ impl Results {
             );
         }
         md.push('\n');
-        let mut ks: Vec<usize> = self.latency.iter().map(|l| l.k).collect();
-        ks.sort_unstable();
-        ks.dedup();
-        for k in ks {
+        for k in distinct_ks(self.latency.iter().map(|l| l.k)) {
             let mut parts = Vec::new();
             if let (Some(c), Some(s)) = (
                 self.latency_of(Path::BrokerClient, k),
