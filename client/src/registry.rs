@@ -13,7 +13,6 @@
 //! registration remembers what it was given by seq and id, not by holding
 //! the event, so that a spent event goes back to the actor to be reused.
 
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc as std_mpsc};
@@ -23,7 +22,7 @@ use catalog::EventType;
 use proto::{Delivery, Event};
 use tokio::sync::mpsc;
 
-use crate::Shared;
+use crate::{Map, Shared};
 
 /// A callback as the client stores it.
 pub(crate) type Callback = Box<dyn Fn(&Event) + Send + 'static>;
@@ -122,7 +121,7 @@ pub(crate) struct Registration {
     sink: Sink,
     /// Something was queued since the last [`Registration::wake`].
     queued: bool,
-    seen: HashMap<String, Mark>,
+    seen: Map<String, Mark>,
     /// The queue overflowed: live events are not offered until a repair from
     /// the cache has caught it up.
     pub(crate) lagged: bool,
@@ -211,7 +210,7 @@ impl Registration {
             event_type,
             sink,
             queued: false,
-            seen: HashMap::new(),
+            seen: Map::default(),
             lagged: false,
         }
     }

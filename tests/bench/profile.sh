@@ -65,7 +65,7 @@ profile() {
     wait_for "$d/broker.log" 100 ready
     mkfifo "$d/client.in" "$d/emit.in"
     # perf stat around the client: its whole CPU time (it exits when done).
-    perf stat -x, -e task-clock -o "$d/client.stat" "$bin/bench-client" \
+    perf stat -x, -e task-clock,context-switches -o "$d/client.stat" "$bin/bench-client" \
         < "$d/client.in" > "$d/client.out" 2> "$d/client.err" &
     wrapper=$!
     pids+=($wrapper)
@@ -94,9 +94,10 @@ profile() {
     hz=$(getconf CLK_TCK)
     echo "#### $label"
     echo
-    client_ms=$(cut -d, -f1 "$d/client.stat" | grep -E '^[0-9.]+$' | head -1)
-    awk -v b=$((b1 - b0)) -v c="${client_ms:-0}" -v hz="$hz" -v n="$count" -v s="$stats" 'BEGIN {
-        printf "- CPU per event: **broker %.2f µs** (over the measured events), **client process %.2f µs** (its whole run, warm-up included); client: %s\n", b * 1e6 / hz / n, c * 1e3 / n, s }'
+    client_ms=$(grep ',task-clock' "$d/client.stat" | cut -d, -f1 | head -1)
+    client_cs=$(grep ',context-switches' "$d/client.stat" | cut -d, -f1 | head -1)
+    awk -v b=$((b1 - b0)) -v c="${client_ms:-0}" -v cs="${client_cs:-0}" -v hz="$hz" -v n="$count" -v s="$stats" 'BEGIN {
+        printf "- CPU per event: **broker %.2f µs** (over the measured events), **client process %.2f µs** (its whole run, warm-up included), %.3f context switches per event in the client; client: %s\n", b * 1e6 / hz / n, c * 1e3 / n, cs / n, s }'
     echo
     for who in broker client; do
         echo "| $who: self % | thread | symbol |"

@@ -26,7 +26,6 @@
 //! tasks); `state` the state taken in (initial state, repairs, unknown,
 //! catching up); `pool` the spent events the next ones are decoded into.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,7 +35,7 @@ use proto::query::Reply;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::registry::{Registration, RegistrationId};
-use crate::{ClientConfig, Error, Shared, Status};
+use crate::{ClientConfig, Error, Map, Shared, Status};
 
 mod live;
 mod pool;
@@ -54,7 +53,7 @@ const TICK: Duration = Duration::from_millis(100);
 const SYNC_RETRY: Duration = Duration::from_millis(250);
 /// Pause between attempts to reach a broker that is not there.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
-/// Messages of one burst decoded before the callbacks are woken.
+/// Messages of a long burst decoded before the callbacks are first woken.
 const WAKE_EVERY: usize = 32;
 /// How many spent events the callback threads can hand back before the
 /// I/O thread takes them. An event is allocated here, on the I/O thread;
@@ -121,11 +120,11 @@ pub(crate) struct Io {
     last_seq: u64,
     last_heard: Instant,
     interval: Duration,
-    active: HashMap<EventType, Vec<Registration>>,
+    active: Map<EventType, Vec<Registration>>,
     pending: Vec<Pending>,
     /// Latest event per type and resource of the registered types, this
     /// run (nested, so that looking an event's row up allocates nothing).
-    cache: HashMap<EventType, HashMap<String, Arc<Event>>>,
+    cache: Map<EventType, Map<String, Arc<Event>>>,
     repair_in_flight: bool,
     repair_wanted: bool,
 }
@@ -155,9 +154,9 @@ impl Io {
             last_seq: 0,
             last_heard: Instant::now(),
             interval: DEFAULT_INTERVAL,
-            active: HashMap::new(),
+            active: Map::default(),
             pending: Vec::new(),
-            cache: HashMap::new(),
+            cache: Map::default(),
             repair_in_flight: false,
             repair_wanted: false,
         }
@@ -188,11 +187,16 @@ impl Io {
                 _ = ticker.tick() => self.on_tick(),
             }
             self.wake_callbacks();
-            while let Ok(spent) = self.spent.try_recv() {
-                self.pool.give(spent);
-            }
+            self.take_spent();
         }
         self.drop_session();
+    }
+
+    /// Take back every event the callback threads are done with.
+    fn take_spent(&mut self) {
+        while let Ok(spent) = self.spent.try_recv() {
+            self.pool.give(spent);
+        }
     }
 
     fn on_command(&mut self, command: Command) {

@@ -65,6 +65,11 @@ impl Pool {
         })
     }
 
+    /// Is there no spent event to decode the next one into?
+    pub(super) fn is_empty(&self) -> bool {
+        self.free.is_empty()
+    }
+
     /// Let go of all but [`IDLE`] spent events.
     pub(super) fn trim(&mut self) {
         self.free.truncate(IDLE);
