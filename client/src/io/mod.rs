@@ -54,7 +54,7 @@ const SYNC_RETRY: Duration = Duration::from_millis(250);
 /// Pause between attempts to reach a broker that is not there.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 /// Messages of a long burst decoded before the callbacks are first woken.
-const WAKE_EVERY: usize = 32;
+const FIRST_WAKE: usize = 32;
 /// How many spent events the callback threads can hand back before the
 /// I/O thread takes them. An event is allocated here, on the I/O thread;
 /// freed on a callback thread, each of its strings would go through the
