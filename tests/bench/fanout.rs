@@ -3,8 +3,9 @@
 //! probe beside them.
 //!
 //! The contenders' searches run side by side, one trial of each in turn:
-//! ptp-broker (raw SUB), the libzmq forwarder, nats-server, ptp-broker
-//! through `client::register`, then ptp-broker again with its next rate,
+//! ptp-broker (raw SUB), the libzmq forwarder, nats-server, ptp-broker to
+//! raw SUBs that decode each event, ptp-broker through `client::register`,
+//! then ptp-broker again with its next rate,
 //! and so on until every search is over. While the searches double they
 //! try the same rate one after another; afterwards each goes on with its
 //! own. A drift of the machine (another job, a thermal change) so lands on
@@ -23,18 +24,24 @@ use crate::wire;
 /// with subscribers that receive through the client library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Contender {
-    /// The system and subscribers speaking its own protocol directly.
+    /// The system and subscribers speaking its own protocol directly
+    /// (`--verify seq`: they find `n` and `seq`, decode nothing).
     Raw(System),
+    /// ptp-broker and raw SUBs that decode and validate each event as the
+    /// client's I/O thread does (`--verify full`), on one thread: what a
+    /// client with no hand-off and no bookkeeping would reach.
+    Decoding,
     /// ptp-broker, and `bench-client` processes: `client::register`.
     Client,
 }
 
 impl Contender {
     /// Every contender, in the order of one round.
-    pub const ALL: [Contender; 4] = [
+    pub const ALL: [Contender; 5] = [
         Contender::Raw(System::Broker),
         Contender::Raw(System::Libzmq),
         Contender::Raw(System::Nats),
+        Contender::Decoding,
         Contender::Client,
     ];
 
@@ -42,7 +49,7 @@ impl Contender {
     pub fn system(self) -> System {
         match self {
             Contender::Raw(system) => system,
-            Contender::Client => System::Broker,
+            Contender::Decoding | Contender::Client => System::Broker,
         }
     }
 
@@ -50,7 +57,24 @@ impl Contender {
     pub fn name(self) -> &'static str {
         match self {
             Contender::Raw(system) => system.name(),
+            Contender::Decoding => "ptp-broker, SUB decoding each event",
             Contender::Client => "ptp-broker, client::register",
+        }
+    }
+
+    /// What receives in the subscriber processes, in tables.
+    pub fn subscribers(self) -> &'static str {
+        match self {
+            Contender::Decoding => "SUB (Rust, proto::zmtp) + decode_event_into",
+            other => subscriber_kind(other, "").label(),
+        }
+    }
+
+    /// How much the subscribers check (`bench-sub --verify`).
+    fn verify(self) -> &'static str {
+        match self {
+            Contender::Decoding => "full",
+            Contender::Raw(_) | Contender::Client => "seq",
         }
     }
 }
@@ -153,7 +177,7 @@ pub fn fanout(env: &Env, sizes: &Sizes, k: usize) -> (Vec<Fanout>, Loopback) {
             let found = search.found();
             Fanout {
                 contender,
-                subscribers: subscriber_kind(contender, "").label(),
+                subscribers: contender.subscribers(),
                 k,
                 rate: found.rate,
                 limit: found.limit,
@@ -169,6 +193,7 @@ pub fn fanout(env: &Env, sizes: &Sizes, k: usize) -> (Vec<Fanout>, Loopback) {
 fn subscriber_kind(contender: Contender, query: &str) -> SubKind {
     match contender {
         Contender::Raw(system) => raw_subscriber(system),
+        Contender::Decoding => SubKind::Zmq,
         Contender::Client => SubKind::Client {
             query: query.to_owned(),
         },
@@ -189,6 +214,7 @@ fn trial(env: &Env, contender: Contender, k: usize, rate: f64, secs: f64) -> Tri
             rate,
             secs,
         );
+        load.verify = contender.verify();
         // The system's CPU until the last subscriber has its events.
         load.probe = Probe::UntilDelivered(running.proc.pid());
         let outcome = run_load(env, &load)?;

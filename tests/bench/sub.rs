@@ -51,7 +51,8 @@ struct Args {
     /// Sockets to open in this process (zmq and nats).
     #[arg(long, default_value_t = 1)]
     sockets: usize,
-    /// `full` decodes and validates every event; `seq` reads only id and seq.
+    /// `full` decodes and validates every event (as the client's I/O thread
+    /// does); `seq` reads only id and seq.
     #[arg(long, default_value = "full")]
     verify: Verify,
     /// Keep a receive time per event (latency scenario).
@@ -112,6 +113,7 @@ async fn run_zmq(args: &Args, ctl: &Arc<Control>) -> anyhow::Result<Vec<Tally>> 
             let (verify, times) = (args.verify, args.times);
             tokio::spawn(async move {
                 let mut tally = Tally::new(times);
+                let mut frames = wire::load::FrameCheck::new(verify);
                 let mut idle_since = Instant::now();
                 let mut had_range = false;
                 while !ctl.done(&tally, idle_since, drain) {
@@ -121,9 +123,7 @@ async fn run_zmq(args: &Args, ctl: &Arc<Control>) -> anyhow::Result<Vec<Tally>> 
                     }
                     let checked = match socket.next()? {
                         Some(parts) => match parts.as_slice() {
-                            [topic, body] if parts.count() == 2 => {
-                                wire::load::check_frames(topic, body, verify)
-                            }
+                            [topic, body] if parts.count() == 2 => frames.check(topic, body),
                             _ => None,
                         },
                         None => {
@@ -171,6 +171,7 @@ fn run_nats(args: &Args, ctl: &Arc<Control>) -> anyhow::Result<Vec<Tally>> {
             let (payload, stamps) = (args.payload, args.stamps);
             std::thread::spawn(move || {
                 let mut tally = Tally::new(times);
+                let mut frames = wire::load::FrameCheck::new(verify);
                 let mut idle_since = Instant::now();
                 let mut had_range = false;
                 while !ctl.done(&tally, idle_since, drain) {
@@ -183,7 +184,7 @@ fn run_nats(args: &Args, ctl: &Arc<Control>) -> anyhow::Result<Vec<Tally>> {
                             subject,
                             payload: body,
                         } => match payload {
-                            Payload::Frame => wire::load::check_frames(subject, body, verify),
+                            Payload::Frame => frames.check(subject, body),
                             Payload::Json => match verify {
                                 Verify::Full => wire::load::check_json(body, stamps),
                                 Verify::Seq => wire::load::scan_json(body, stamps),

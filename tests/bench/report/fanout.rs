@@ -72,9 +72,12 @@ impl Results {
              per event) {:.0} ns. A client that decodes and validates each event once \
              costs at least one raw SUB subscriber plus that, even with no hand-off and \
              no bookkeeping; with the broker's and the emitter's costs of the raw SUB's \
-             best trial, {cores} cores then carry at most:\n\n\
-             | K | one raw SUB µs | + decode µs | {cores} cores / (system + emitter + K × both) (ev/s) | that / raw SUB's max rate | client::register / raw SUB, measured |\n\
-             |---|---:|---:|---:|---:|---:|\n",
+             best trial, {cores} cores then carry at most the bound below. The SUB \
+             decoding each event is that subscriber, measured: a raw SUB that decodes \
+             and validates each event as the client's I/O thread does, on its one \
+             thread.\n\n\
+             | K | one raw SUB µs | + decode µs | {cores} cores / (system + emitter + K × both) (ev/s) | that / raw SUB's max rate | SUB decoding each event / raw SUB, measured | client::register / raw SUB, measured |\n\
+             |---|---:|---:|---:|---:|---:|---:|\n",
             d.body_bytes, d.view_ns, d.decode_ns
         );
         for k in distinct_ks(self.fanout.iter().map(|f| f.k)) {
@@ -84,15 +87,19 @@ impl Results {
             let Some(cost) = best_cost(raw) else { continue };
             let bound = cores as f64 * 1e6
                 / (cost.system_us + cost.emitter_us + k as f64 * (cost.subscriber_us + decode_us));
-            let client = self.fanout_of(Contender::Client, k);
+            let measured = |c: Contender| {
+                self.fanout_of(c, k)
+                    .map_or_else(|| "–".to_owned(), |c| ratio(c.rate, raw.rate))
+            };
             let _ = writeln!(
                 md,
-                "| {k} | {:.2} | {:.2} | {:.0} | {} | {} |",
+                "| {k} | {:.2} | {:.2} | {:.0} | {} | {} | {} |",
                 cost.subscriber_us,
                 decode_us,
                 bound,
                 ratio(bound, raw.rate),
-                client.map_or_else(|| "–".to_owned(), |c| ratio(c.rate, raw.rate)),
+                measured(Contender::Decoding),
+                measured(Contender::Client),
             );
         }
         md
@@ -120,7 +127,8 @@ impl Results {
             md,
             "\n### 1. Fan-out throughput (emitter → system → K subscriber processes)\n\n\
              The contenders' searches ran interleaved, one trial of each in turn \
-             (ptp-broker, forwarder, nats-server, client, ptp-broker, …), the loopback \
+             (ptp-broker, forwarder, nats-server, SUB decoding each event, client, \
+             ptp-broker, …), the loopback \
              probe between rounds. The libzmq forwarder ran {} I/O threads \
              (ZMQ_IO_THREADS: the core count, as many as the broker's workers).\n\n\
              | K | system | subscribers receive with | max zero-loss rate (ev/s) | delivered (ev/s) | ptp-broker / this | stopped by |\n\
@@ -242,6 +250,7 @@ mod tests {
         let results = Results {
             fanout: vec![
                 row(Contender::Raw(System::Broker), 8, 100_000.0, raw),
+                row(Contender::Decoding, 8, 90_000.0, raw),
                 row(Contender::Client, 8, 40_000.0, raw),
             ],
             decode: Some(DecodeCost {
@@ -255,7 +264,7 @@ mod tests {
         let bound = cores * 1e6 / 11.0;
         let md = results.decode_bound();
         let want = format!(
-            "| 8 | 0.50 | 0.50 | {bound:.0} | {} | 0.40× |",
+            "| 8 | 0.50 | 0.50 | {bound:.0} | {} | 0.90× | 0.40× |",
             ratio(bound, 100_000.0)
         );
         assert!(md.contains(&want), "{md}");
