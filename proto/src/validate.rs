@@ -125,14 +125,15 @@ pub fn states(kind: OranEvent) -> &'static [SyncState] {
 
 /// What a metric of `kind` at `address` must be.
 pub fn metric(kind: OranEvent, address: &str) -> Metric {
-    let leaf = address.rsplit('/').next().unwrap_or_default();
+    // Only a GNSS value needs the address's last segment.
+    let leaf = || address.rsplit('/').next().unwrap_or_default();
     match kind {
         catalog::PTP_CLOCK_CLASS => Metric::Integer {
             what: "a clock class",
             min: 0,
             max: 255,
         },
-        catalog::GNSS_SYNC_STATUS if leaf.eq_ignore_ascii_case("gpsfix") => Metric::Integer {
+        catalog::GNSS_SYNC_STATUS if leaf().eq_ignore_ascii_case("gpsfix") => Metric::Integer {
             what: "a GNSS fix (0 no fix … 5 time only)",
             min: 0,
             max: 5,

@@ -17,6 +17,10 @@
 
 use catalog::EventType;
 
+mod read;
+
+use read::Reader;
+
 use super::DecodeError;
 #[cfg(test)]
 use super::WireEvent;
@@ -34,7 +38,10 @@ pub(super) fn wire_event(body: &[u8]) -> Option<WireEvent> {
 /// module documentation); `None`: use rmp-serde, which decides.
 pub fn view(body: &[u8]) -> Option<View<'_>> {
     let mut r = Reader { b: body, i: 0 };
-    let view = r.event()?;
+    // Every field is written where it lies in this one view as it is
+    // read, not gathered in parts and moved into it at the end.
+    let mut view = View::empty(body);
+    r.event(&mut view)?;
     // Whatever follows the map is for rmp-serde to judge.
     (r.i == body.len()).then_some(view)
 }
@@ -90,6 +97,29 @@ pub struct ValueView<'a> {
 }
 
 impl<'a> View<'a> {
+    /// A view of nothing read yet from `body`: what the reader fills. The
+    /// stamps stay 0 and `Upstream` where the body has none (as rmp-serde
+    /// reads them).
+    #[inline(always)]
+    fn empty(body: &'a [u8]) -> View<'a> {
+        View {
+            event_type: "",
+            id: "",
+            source: "",
+            time: "",
+            specversion: "",
+            version: "",
+            epoch: 0,
+            seq: 0,
+            origin: Origin::default(),
+            head: [ValueView::EMPTY; INLINE],
+            rest: &[],
+            count: 0,
+            body,
+            kept: [(0, 0); 6],
+        }
+    }
+
     /// How many entries `data.values` has.
     pub fn value_count(&self) -> usize {
         self.count
@@ -166,7 +196,7 @@ impl View<'_> {
     /// they have room, so that an event decoded into a spent one allocates
     /// nothing; the result is what [`View::to_event`] gives. On an error
     /// `into` holds part of this event and part of what it held.
-    pub(super) fn fill(self, into: &mut Event) -> Result<(), DecodeError> {
+    pub(super) fn fill(&self, into: &mut Event) -> Result<(), DecodeError> {
         fn set(s: &mut String, v: &str) {
             s.clear();
             s.push_str(v);
@@ -218,214 +248,6 @@ impl ValueView<'_> {
             value_type: self.value_type,
             value: self.value.to_owned(),
         }
-    }
-}
-
-struct Reader<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-/// Set `slot` unless it was set already (a repeated key: not our shape).
-fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
-    match slot {
-        Some(_) => None,
-        None => {
-            *slot = Some(value);
-            Some(())
-        }
-    }
-}
-
-impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let b = *self.b.get(self.i)?;
-        self.i += 1;
-        Some(b)
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.i.checked_add(n)?;
-        let s = self.b.get(self.i..end)?;
-        self.i = end;
-        Some(s)
-    }
-
-    fn be(&mut self, n: usize) -> Option<u64> {
-        Some(
-            self.take(n)?
-                .iter()
-                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
-        )
-    }
-
-    fn map_len(&mut self) -> Option<usize> {
-        match self.byte()? {
-            m @ 0x80..=0x8f => Some(usize::from(m & 0x0f)),
-            0xde => usize::try_from(self.be(2)?).ok(),
-            0xdf => usize::try_from(self.be(4)?).ok(),
-            _ => None,
-        }
-    }
-
-    fn array_len(&mut self) -> Option<usize> {
-        match self.byte()? {
-            m @ 0x90..=0x9f => Some(usize::from(m & 0x0f)),
-            0xdc => usize::try_from(self.be(2)?).ok(),
-            0xdd => usize::try_from(self.be(4)?).ok(),
-            _ => None,
-        }
-    }
-
-    /// A string's bytes, unchecked.
-    fn raw_str(&mut self) -> Option<&'a [u8]> {
-        let len = match self.byte()? {
-            m @ 0xa0..=0xbf => usize::from(m & 0x1f),
-            0xd9 => usize::try_from(self.be(1)?).ok()?,
-            0xda => usize::try_from(self.be(2)?).ok()?,
-            0xdb => usize::try_from(self.be(4)?).ok()?,
-            _ => return None,
-        };
-        self.take(len)
-    }
-
-    /// A key: compared as bytes with the known names, so it needs no
-    /// UTF-8 check (a name that is not one of them is not our shape).
-    fn key(&mut self) -> Option<&'a [u8]> {
-        self.raw_str()
-    }
-
-    fn str(&mut self) -> Option<&'a str> {
-        std::str::from_utf8(self.raw_str()?).ok()
-    }
-
-    fn uint(&mut self) -> Option<u64> {
-        match self.byte()? {
-            m @ 0x00..=0x7f => Some(u64::from(m)),
-            0xcc => self.be(1),
-            0xcd => self.be(2),
-            0xce => self.be(4),
-            0xcf => self.be(8),
-            _ => None,
-        }
-    }
-
-    fn event(&mut self) -> Option<View<'a>> {
-        let (mut event_type, mut id, mut source, mut time, mut specversion) =
-            (None, None, None, None, None);
-        let (mut data, mut epoch, mut seq, mut origin) = (None, None, None, None);
-        let mut kept = [(0, 0); 6];
-        let mut kept_len = 0;
-        for _ in 0..self.map_len()? {
-            let start = self.i;
-            let stamp = match self.key()? {
-                b"type" => once(&mut event_type, self.str()?).map(|()| false)?,
-                b"id" => once(&mut id, self.str()?).map(|()| false)?,
-                b"source" => once(&mut source, self.str()?).map(|()| false)?,
-                b"time" => once(&mut time, self.str()?).map(|()| false)?,
-                b"specversion" => once(&mut specversion, self.str()?).map(|()| false)?,
-                b"data" => {
-                    let d = self.data()?;
-                    once(&mut data, d).map(|()| false)?
-                }
-                b"epoch" => once(&mut epoch, self.uint()?).map(|()| true)?,
-                b"seq" => once(&mut seq, self.uint()?).map(|()| true)?,
-                b"origin" => {
-                    let o = match self.key()? {
-                        b"synthetic" => Origin::Synthetic,
-                        b"upstream" => Origin::Upstream,
-                        _ => return None,
-                    };
-                    once(&mut origin, o).map(|()| true)?
-                }
-                _ => return None,
-            };
-            if !stamp {
-                // Each of the six keys at most once: at most six pairs.
-                *kept.get_mut(kept_len)? = (start, self.i);
-                kept_len += 1;
-            }
-        }
-        let (version, head, rest, count) = data?;
-        Some(View {
-            event_type: event_type?,
-            id: id?,
-            source: source?,
-            time: time?,
-            specversion: specversion?,
-            version,
-            epoch: epoch.unwrap_or_default(),
-            seq: seq.unwrap_or_default(),
-            origin: origin.unwrap_or_default(),
-            head,
-            rest,
-            count,
-            body: self.b,
-            kept,
-        })
-    }
-
-    /// `data`: its version, its first values, the bytes of the others, and
-    /// how many there are.
-    #[allow(clippy::type_complexity)]
-    fn data(&mut self) -> Option<(&'a str, [ValueView<'a>; INLINE], &'a [u8], usize)> {
-        let (mut version, mut values) = (None, None);
-        for _ in 0..self.map_len()? {
-            match self.key()? {
-                b"version" => once(&mut version, self.str()?)?,
-                b"values" => {
-                    let n = self.array_len()?;
-                    let mut head = [ValueView::EMPTY; INLINE];
-                    let mut rest = self.i;
-                    for k in 0..n {
-                        let value = self.value()?;
-                        if let Some(slot) = head.get_mut(k) {
-                            *slot = value;
-                            rest = self.i;
-                        }
-                    }
-                    once(&mut values, (head, &self.b[rest..self.i], n))?
-                }
-                _ => return None,
-            }
-        }
-        let (head, rest, count) = values?;
-        Some((version?, head, rest, count))
-    }
-
-    fn value(&mut self) -> Option<ValueView<'a>> {
-        let (mut address, mut data_type, mut value_type, mut value) = (None, None, None, None);
-        for _ in 0..self.map_len()? {
-            match self.key()? {
-                b"ResourceAddress" => once(&mut address, self.str()?)?,
-                b"data_type" => {
-                    let t = match self.key()? {
-                        b"notification" => DataType::Notification,
-                        b"metric" => DataType::Metric,
-                        _ => return None,
-                    };
-                    once(&mut data_type, t)?
-                }
-                b"value_type" => {
-                    let t = match self.key()? {
-                        b"enumeration" => ValueType::Enumeration,
-                        b"decimal64.3" => ValueType::Decimal64_3,
-                        b"metric" => ValueType::Metric,
-                        b"redfish-event" => ValueType::RedfishEvent,
-                        _ => return None,
-                    };
-                    once(&mut value_type, t)?
-                }
-                b"value" => once(&mut value, self.str()?)?,
-                _ => return None,
-            }
-        }
-        Some(ValueView {
-            resource_address: address?,
-            data_type: data_type?,
-            value_type: value_type?,
-            value: value?,
-        })
     }
 }
 

@@ -155,3 +155,57 @@ fn other_shapes_go_to_serde() {
     assert_eq!(wire_event(&bare), serde(&bare));
     assert_eq!(wire_event(&bare).map(|w| w.seq), Some(0));
 }
+
+/// A body without one of the keys every event has is not the fast shape
+/// (rmp-serde refuses it: a missing field), whichever key it is; without a
+/// stamp it is, with the stamp's default.
+#[test]
+fn a_missing_key_is_not_the_fast_shape() {
+    let body = super::super::encode_event(&sample()).unwrap().body;
+    let rmpv::Value::Map(entries) = rmpv::decode::read_value(&mut &body[..]).unwrap() else {
+        panic!("an event body is a map");
+    };
+    let encode = |entries: Vec<(rmpv::Value, rmpv::Value)>| {
+        let mut out = Vec::new();
+        rmpv::encode::write_value(&mut out, &rmpv::Value::Map(entries)).unwrap();
+        out
+    };
+    for (i, (key, _)) in entries.iter().enumerate() {
+        let key = key.as_str().unwrap();
+        let mut less = entries.clone();
+        less.remove(i);
+        let body = encode(less);
+        match key {
+            "epoch" | "seq" | "origin" => {
+                assert!(wire_event(&body).is_some(), "without {key}");
+                assert_eq!(wire_event(&body), serde(&body), "without {key}");
+            }
+            _ => {
+                assert_eq!(wire_event(&body), None, "without {key}");
+                assert_eq!(serde(&body), None, "rmp-serde refuses it without {key}");
+            }
+        }
+    }
+    // The same inside `data`.
+    let at = entries
+        .iter()
+        .position(|(k, _)| k.as_str() == Some("data"))
+        .unwrap();
+    let rmpv::Value::Map(data) = &entries[at].1 else {
+        panic!("data is a map");
+    };
+    for i in 0..data.len() {
+        let mut less = data.clone();
+        less.remove(i);
+        let mut outer = entries.clone();
+        outer[at].1 = rmpv::Value::Map(less);
+        let body = encode(outer);
+        assert_eq!(wire_event(&body), None, "without data.{}", data[i].0);
+        assert_eq!(
+            serde(&body),
+            None,
+            "rmp-serde refuses it without data.{}",
+            data[i].0
+        );
+    }
+}
