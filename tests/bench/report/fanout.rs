@@ -69,10 +69,11 @@ impl Results {
              (the fastest of 5 batches of 200,000 on the bench's {}-byte event): \
              `proto::frame::view` {:.0} ns, `proto::frame::decode_event_into` (the view, \
              the copy into a spent event, validation: what the client's I/O thread does \
-             per event) {:.0} ns. A client that decodes and validates each event once \
-             costs at least one raw SUB subscriber plus that, even with no hand-off and \
-             no bookkeeping; with the broker's and the emitter's costs of the raw SUB's \
-             best trial, {cores} cores then carry at most the bound below. The SUB \
+             per event) {:.0} ns. A client that decodes and validates each event once, \
+             with no hand-off and no bookkeeping, costs about one raw SUB subscriber plus \
+             that; with the broker's and the emitter's costs of the raw SUB's best trial, \
+             {cores} cores then carry about the rate below. It is an estimate: each cost \
+             is of one trial, and the decode in a loaded process is not the tight loop's. The SUB \
              decoding each event is that subscriber, measured: a raw SUB that decodes \
              and validates each event as the client's I/O thread does, on its one \
              thread.\n\n\
