@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 #[allow(dead_code)] // shared by four binaries; each uses a part
 mod wire;
 
-use wire::load::{EmitReport, bench_event};
+use wire::load::{EmitReport, Maker};
 
 #[derive(Parser)]
 #[command(about = "Benchmark emitter: sends numbered events at a paced rate")]
@@ -131,7 +131,7 @@ impl Sink {
         })
     }
 
-    async fn send(&mut self, n: u64, stamp_seq: bool) -> anyhow::Result<()> {
+    async fn send(&mut self, maker: &mut Maker, n: u64, stamp_seq: bool) -> anyhow::Result<()> {
         if let Sink::Tcp { conns, record } = self {
             // The probe's records are bytes, not events: nothing to encode.
             wire::load::probe_record(record, n);
@@ -140,19 +140,14 @@ impl Sink {
             }
             return Ok(());
         }
-        let event = bench_event(n, if stamp_seq { n } else { 0 });
+        let seq = if stamp_seq { n } else { 0 };
         match self {
-            Sink::Zmq(push) => {
-                let frames = proto::frame::encode_event(&event)?;
-                push.send(&frames.topic, &frames.body)?;
-            }
-            Sink::Nats(nats) => {
-                let frames = proto::frame::encode_event(&event)?;
-                nats.publish(wire::load::topic(), &frames.body)?;
-            }
+            Sink::Zmq(push) => push.send(wire::load::topic().as_bytes(), maker.body(n, seq)?)?,
+            Sink::Nats(nats) => nats.publish(wire::load::topic(), maker.body(n, seq)?)?,
             Sink::Http { queues, .. } => {
                 let body = Arc::new(serde_json::to_vec(&proto::cloudevent::to_json(
-                    &event, stamp_seq,
+                    maker.event(n, seq),
+                    stamp_seq,
                 ))?);
                 for queue in queues {
                     queue.send(Arc::clone(&body)).context("poster ended")?;
@@ -226,10 +221,12 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         std::process::exit(0);
     });
 
+    let mut maker = Maker::new();
     let mut n = 1;
     let warm_gap = Duration::from_secs_f64(1.0 / args.warm_rate);
     while !go.load(Ordering::Acquire) {
-        sink.send(n, args.stamp_seq).await?;
+        maker.refresh();
+        sink.send(&mut maker, n, args.stamp_seq).await?;
         sink.flush()?;
         n += 1;
         tokio::time::sleep(warm_gap).await;
@@ -253,11 +250,13 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             tokio::time::sleep_until(next.into()).await;
             continue;
         }
+        // One time for the batch: its events are sent within microseconds.
+        maker.refresh();
         while sent < due {
             if keep_times {
                 sent_ns.push(wire::now_ns());
             }
-            sink.send(first + sent, args.stamp_seq).await?;
+            sink.send(&mut maker, first + sent, args.stamp_seq).await?;
             sent += 1;
         }
         sink.flush()?;
