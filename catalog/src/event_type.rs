@@ -116,8 +116,9 @@ impl EventType {
     /// The O-RAN event kind, if this is one.
     pub fn oran(&self) -> Option<OranEvent> {
         oran::ALL
-            .into_iter()
+            .iter()
             .find(|e| e.oran_type() == self.as_str())
+            .copied()
     }
 
     /// Is this one of the broker's own types (heartbeat and the like)?

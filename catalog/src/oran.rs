@@ -143,20 +143,25 @@ pub const ALL: [OranEvent; 8] = [
 /// is not a resource path; use [`lookup_address`] for those.
 pub fn lookup(s: &str) -> Option<OranEvent> {
     // The type string itself, as every frame's topic carries it, first.
-    ALL.into_iter()
+    // (By reference: `ALL.into_iter()` copies the whole array for each
+    // lookup, and this runs for every event.)
+    ALL.iter()
         .find(|e| e.oran_type == s)
-        .or_else(|| ALL.into_iter().find(|e| e.is_named_by(s)))
+        .or_else(|| ALL.iter().find(|e| e.is_named_by(s)))
+        .copied()
 }
 
 /// Find the O-RAN event whose resource path ends a full resource address,
 /// e.g. `/cluster/node/n1/sync/ptp-status/lock-state` (Red Hat) or
 /// `/./controller-0/sync/ptp-status/clock-class` (StarlingX).
 pub fn lookup_address(address: &str) -> Option<OranEvent> {
-    ALL.into_iter().find(|e| {
-        std::iter::once(e.resource)
-            .chain(e.aliases.iter().copied().filter(|a| a.starts_with('/')))
-            .any(|r| address == r || (address.ends_with(r) && address.len() > r.len()))
-    })
+    ALL.iter()
+        .find(|e| {
+            std::iter::once(e.resource)
+                .chain(e.aliases.iter().copied().filter(|a| a.starts_with('/')))
+                .any(|r| address == r || (address.ends_with(r) && address.len() > r.len()))
+        })
+        .copied()
 }
 
 #[cfg(test)]
