@@ -31,7 +31,7 @@ pub fn bench_event(n: u64, seq: u64) -> Event {
 /// millisecond ([`Maker::refresh`]).
 /// Building each from scratch made the emitter draw a random UUID (a
 /// `getrandom` call) that the number then replaced, and allocate every
-/// string: a fifth of the emitter's CPU, the same for every system, on a
+/// string: a third of the emitter's CPU, the same for every system, on a
 /// machine the emitter shares with them.
 pub struct Maker {
     kept: Vec<Event>,
